@@ -1,0 +1,83 @@
+// Output for bursts: lines are queued and written in one chunk per event-loop
+// turn, so printing never costs a syscall per packet. When the reader is slow
+// (a pipe that fills), at most `maxBytes` wait in memory; lines past that are
+// dropped and counted instead of growing memory without bound (issue #2).
+
+import type { Writable } from 'node:stream';
+
+export class BatchWriter {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  private blocked = false;
+  private closed = false;
+  /** Lines dropped because the reader could not keep up. */
+  dropped = 0;
+
+  private readonly stream: Writable;
+  private readonly maxBytes: number;
+
+  constructor(stream: Writable, maxBytes = 16 * 1024 * 1024) {
+    this.stream = stream;
+    this.maxBytes = maxBytes;
+    stream.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+    // A closed pipe (EPIPE, e.g. `| head`) ends our output, not the program.
+    stream.on('error', () => {
+      this.closed = true;
+      this.pending = [];
+      this.pendingBytes = 0;
+    });
+  }
+
+  write(line: string): void {
+    if (this.closed) return;
+    if (this.pendingBytes + line.length > this.maxBytes) {
+      this.dropped++;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (!this.scheduled && !this.blocked) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.blocked || this.closed || this.pending.length === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.stream.write(chunk)) this.blocked = true;
+  }
+
+  /** True once the reader has gone away. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Writes what is queued; resolves when the stream has taken it, or after `timeoutMs`. */
+  async end(timeoutMs = 5000): Promise<void> {
+    this.flush();
+    if (this.closed || (!this.blocked && this.pending.length === 0)) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const check = () => {
+        if (!this.blocked && this.pending.length === 0) done();
+      };
+      const stream = this.stream;
+      stream.on('drain', check);
+      function done() {
+        clearTimeout(timer);
+        stream.off('drain', check);
+        resolve();
+      }
+    });
+    // What could not be written in time is lost; count it.
+    this.dropped += this.pending.length;
+  }
+}

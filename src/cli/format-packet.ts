@@ -1,0 +1,109 @@
+// How `qtstatus listen` shows a datagram: a block like the old Python
+// listener's for people, one JSON object per line for programs (docs/protocol.md).
+// Bytes from the network never reach a terminal raw: see escapeText.
+
+import type { ChalkInstance } from 'chalk';
+import type { RejectReason, StatusPacket } from '../protocol/packet.ts';
+import { nsToIso } from '../protocol/time.ts';
+
+export interface Source {
+  address: string;
+  port: number;
+}
+
+export type DatagramEvent =
+  | { kind: 'status'; from: Source; size: number; receivedAt: number; packet: StatusPacket }
+  | { kind: 'rejected'; from: Source; size: number; receivedAt: number; reason: RejectReason; message: string; bytes: Uint8Array };
+
+// C0 and C1 controls, DEL, and the bidi and zero-width format characters that
+// can disguise text (Unicode TR #9, "Trojan Source", CVE-2021-42574).
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu;
+
+/** Escapes characters that could move the cursor or disguise text. */
+export function escapeText(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+/** An IPv4-mapped IPv6 source (dual-stack socket) is shown as plain IPv4. */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export function hostPort(address: string, port: number): string {
+  const a = plainAddress(address);
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
+/** "2025-12-20 13:06:40.123456789 UTC". */
+function humanTime(ns: bigint): string {
+  return nsToIso(ns).replace('T', ' ').replace('Z', ' UTC');
+}
+
+/** xxd-style rows: offset, 16 bytes in hex, printable ASCII. */
+export function hexDump(bytes: Uint8Array, indent = '    '): string {
+  const rows: string[] = [];
+  for (let off = 0; off < bytes.length; off += 16) {
+    const row = bytes.subarray(off, off + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    rows.push(`${indent}${off.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return rows.join('\n') + (rows.length ? '\n' : '');
+}
+
+const RULE = '-'.repeat(40);
+
+export function formatHuman(ev: DatagramEvent, c: ChalkInstance, verbose: boolean): string {
+  const from = hostPort(ev.from.address, ev.from.port);
+  if (ev.kind === 'rejected') {
+    const line = `${c.red('rejected')} ${from} ${ev.size} bytes: ${c.yellow(ev.reason)}: ${ev.message}\n`;
+    return verbose ? line + hexDump(ev.bytes) : line;
+  }
+  const p = ev.packet;
+  const port = p.port === 0 ? `0 ${c.dim('(unknown)')}` : String(p.port);
+  return (
+    `${c.dim(RULE)}\n` +
+    `Source Packet: ${from}\n` +
+    `User Email   : ${c.bold.cyan(escapeText(p.email))}\n` +
+    `Last Seen    : ${c.green(humanTime(p.lastSeenNs))} ${c.dim(`(${p.lastSeenNs} ns)`)}\n` +
+    `Client IP    : ${escapeText(p.ip)}\n` +
+    `Client Port  : ${port}\n` +
+    (verbose ? `Size         : ${ev.size} bytes\n` : '') +
+    `${c.dim(RULE)}\n`
+  );
+}
+
+// JSON.stringify escapes C0 controls only; escape the rest of UNSAFE too so a
+// JSON line shown on a terminal is as safe as the human output.
+const JSON_UNSAFE = /[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+export function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One line of JSON; see the schema in docs/protocol.md. */
+export function formatJson(ev: DatagramEvent): string {
+  const common = {
+    type: ev.kind,
+    receivedAt: new Date(ev.receivedAt).toISOString(),
+    source: { address: plainAddress(ev.from.address), port: ev.from.port },
+    size: ev.size,
+  };
+  if (ev.kind === 'rejected') {
+    return safeJson({ ...common, reason: ev.reason, message: ev.message, hex: Buffer.from(ev.bytes).toString('hex') }) + '\n';
+  }
+  const p = ev.packet;
+  return (
+    safeJson({
+      ...common,
+      email: p.email,
+      lastSeenNs: p.lastSeenNs.toString(),
+      lastSeen: nsToIso(p.lastSeenNs),
+      ip: p.ip,
+      port: p.port,
+    }) + '\n'
+  );
+}

@@ -1,0 +1,53 @@
+// The qtstatus command line: builds the commands, runs one, and maps any
+// failure to a message and an exit code in one place (./report.ts).
+
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerListen } from './commands/listen.ts';
+import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
+import { colourFor } from './style.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('qtstatus')
+    .description(
+      'Verified user status over mutual TLS.\n' +
+        'Clients prove who they are with a certificate; the server records when each\n' +
+        'user was last seen and announces every update as a small UDP packet.',
+    )
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(formatUsageError(text)) })
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ qtstatus demo                          the whole loop on loopback, in a temp dir
+  $ qtstatus listen --json                 print every status packet on UDP 6667
+  $ qtstatus help listen                   options and examples for one command
+
+Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
+    );
+  // Subcommands made after this point inherit the exit override and output.
+  registerListen(program);
+  registerDemo(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return ExitCodes.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed help, the version or the usage error.
+      return err.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
+    }
+    process.stderr.write(colourFor(process.stderr).red(formatError(err)) + '\n');
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,39 @@
+// Parsers for flag values. Each throws commander's InvalidArgumentError, which
+// commander reports as a usage error (exit 2) naming the flag.
+
+import { InvalidArgumentError } from 'commander';
+import { isIP } from 'node:net';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "10s", "2m", "1h", "1m30s" or a bare number of seconds → milliseconds. */
+export function parseDuration(value: string): number {
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new InvalidArgumentError(`"${value}" is not a duration (try 500ms, 10s, 2m or 1h)`);
+  }
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS_MS[p[2] as string] ?? 0), 0));
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port (0 to 65535)`);
+  }
+  return n;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`"${value}" is not a whole number of 1 or more`);
+  }
+  return n;
+}
+
+export function parseIp(value: string): string {
+  if (isIP(value) === 0) throw new InvalidArgumentError(`"${value}" is not an IPv4 or IPv6 address`);
+  return value;
+}

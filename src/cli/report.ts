@@ -1,0 +1,58 @@
+// The one place where errors become text on stderr and exit codes.
+// Format: `qtstatus: <what happened>: <cause> (<hint>)`.
+
+import { CommanderError } from 'commander';
+import { getSystemErrorMessage } from 'node:util';
+import { ErrorCodes, isQtError, type ErrorCode } from '../errors.ts';
+
+/** Exit codes scripts can rely on (docs/cli.md). */
+export const ExitCodes = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+} as const;
+
+const exitCodeByError: Record<ErrorCode, number> = {
+  [ErrorCodes.USAGE]: ExitCodes.USAGE,
+  [ErrorCodes.FILE]: ExitCodes.FAILURE,
+  [ErrorCodes.NETWORK]: ExitCodes.FAILURE,
+  [ErrorCodes.PACKET]: ExitCodes.FAILURE,
+  [ErrorCodes.REFUSED]: ExitCodes.FAILURE,
+  [ErrorCodes.INTERNAL]: ExitCodes.FAILURE,
+};
+
+export function exitCodeFor(err: unknown): number {
+  if (isQtError(err)) return exitCodeByError[err.code];
+  if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
+  return ExitCodes.FAILURE;
+}
+
+/** A system error's code and text, e.g. "EADDRINUSE: address already in use". */
+function describeCause(cause: unknown): string | undefined {
+  if (cause === undefined || cause === null) return undefined;
+  if (cause instanceof Error) {
+    const { code, errno } = cause as NodeJS.ErrnoException;
+    // System errors: "EADDRINUSE: address already in use" rather than Node's
+    // "bind EADDRINUSE 0.0.0.0:6667", whose address we already said.
+    if (code && typeof errno === 'number' && errno < 0) return `${code}: ${getSystemErrorMessage(errno)}`;
+    return cause.message;
+  }
+  return String(cause);
+}
+
+/** Commander's usage error, in our format, with where to look next. */
+export function formatUsageError(text: string): string {
+  const line = text.trim().replace(/^error: /, '');
+  return `qtstatus: ${line} (see 'qtstatus --help' or 'qtstatus help <command>')\n`;
+}
+
+/** The single line printed for a failure, without colour. */
+export function formatError(err: unknown): string {
+  if (isQtError(err)) {
+    const cause = describeCause(err.cause);
+    return `qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${err.hint ? ` (${err.hint})` : ''}`;
+  }
+  if (err instanceof CommanderError) return err.message.replace(/^error: /, 'qtstatus: ');
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return `qtstatus: internal error: ${text} (this is a bug: please report it with the command you ran)`;
+}

@@ -1,0 +1,43 @@
+// One error family for every layer (like undici's errors and smallstep's):
+// a stable `code` that scripts and the CLI map to exit codes, a message that
+// says what happened, an optional cause (the underlying system or library
+// error) and an optional hint that says what to do. Only src/cli/report.ts
+// turns these into text and exit codes.
+
+export const ErrorCodes = {
+  /** A flag or argument is malformed or missing. */
+  USAGE: 'QT_USAGE',
+  /** A file is missing, unreadable or unwritable. */
+  FILE: 'QT_FILE',
+  /** A socket could not be bound, joined or used. */
+  NETWORK: 'QT_NETWORK',
+  /** A status packet could not be encoded from the given fields. */
+  PACKET: 'QT_PACKET',
+  /** A safety rule refused the operation (e.g. non-loopback target in tests). */
+  REFUSED: 'QT_REFUSED',
+  /** Anything we did not expect: a bug. */
+  INTERNAL: 'QT_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface QtErrorOptions {
+  cause?: unknown;
+  hint?: string;
+}
+
+export class QtError extends Error {
+  override readonly name = 'QtError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: QtErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isQtError(err: unknown): err is QtError {
+  return err instanceof QtError;
+}

@@ -1,0 +1,97 @@
+// A UDP socket that receives status packets: broadcast, unicast or multicast.
+// SO_REUSEADDR lets it share the port with other listeners (the old Python
+// listener included): on Linux every socket bound to the port with it gets a
+// copy of each broadcast and multicast datagram.
+
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { ErrorCodes, QtError } from '../errors.ts';
+
+export interface ReceiverOptions {
+  host: string;
+  port: number;
+  /** A multicast group to join. */
+  group?: string;
+  /** The local interface address for the group. */
+  iface?: string;
+  /** Requested SO_RCVBUF; the kernel may cap it (net.core.rmem_max). */
+  recvBufferSize?: number;
+  /** Socket errors after binding; they never end the receiver. */
+  onError?: (err: Error) => void;
+}
+
+export interface Receiver {
+  /** The bound address and port (port 0 resolves here). */
+  address: { address: string; port: number; family: string };
+  /** The SO_RCVBUF the kernel granted. */
+  recvBufferSize: number;
+  close(): Promise<void>;
+}
+
+export type OnDatagram = (msg: Buffer, from: dgram.RemoteInfo) => void;
+
+export const DEFAULT_RECV_BUFFER = 8 * 1024 * 1024;
+
+function hostPort(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+const bindHints: Record<string, string> = {
+  EADDRINUSE: 'another program holds the port without address reuse; stop it or pick another --port',
+  EADDRNOTAVAIL: 'use an address of this machine, or 0.0.0.0 for all',
+  EACCES: 'ports below 1024 need privileges; pick a higher --port',
+  ENOTFOUND: 'use an IP address or a name that resolves',
+  EAI_AGAIN: 'use an IP address or a name that resolves',
+};
+
+/** Binds and, with `group`, joins; calls `onDatagram` for every datagram. */
+export async function openReceiver(opts: ReceiverOptions, onDatagram: OnDatagram): Promise<Receiver> {
+  const v6 = isIPv6(opts.host) || (opts.group !== undefined && isIPv6(opts.group));
+  const socket = dgram.createSocket({
+    type: v6 ? 'udp6' : 'udp4',
+    reuseAddr: true,
+    recvBufferSize: opts.recvBufferSize ?? DEFAULT_RECV_BUFFER,
+  });
+  socket.on('message', onDatagram);
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      socket.close();
+      reject(
+        new QtError(ErrorCodes.NETWORK, `cannot listen on UDP ${hostPort(opts.host, opts.port)}`, {
+          cause: err,
+          hint: bindHints[err.code ?? ''] ?? 'check --host and --port',
+        }),
+      );
+    };
+    socket.once('error', onError);
+    socket.bind(opts.port, opts.host, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+
+  if (opts.group !== undefined) {
+    try {
+      socket.addMembership(opts.group, opts.iface);
+    } catch (err) {
+      socket.close();
+      throw new QtError(ErrorCodes.NETWORK, `cannot join multicast group ${opts.group}`, {
+        cause: err,
+        hint: 'check that --group is a multicast address and --interface an address of this machine',
+      });
+    }
+  }
+  // After binding, a socket error (rare for a receiver) must not crash it.
+  socket.on('error', opts.onError ?? (() => {}));
+
+  let closed: Promise<void> | undefined;
+  return {
+    address: socket.address(),
+    recvBufferSize: socket.getRecvBufferSize(),
+    close() {
+      closed ??= new Promise((resolve) => socket.close(() => resolve()));
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// The status packet, wire format v0 (issue #2). Byte-compatible with the
+// Python system qtstatus replaces; all integers big-endian:
+//
+//   0      1  N   email length, 1..254
+//   1      N      email, UTF-8, a valid address (./email.ts)
+//   1+N    8      last seen, uint64 nanoseconds since the Unix epoch
+//   9+N    1  M   client IP length, >= 1
+//   10+N   M      client IP, ASCII text of an IPv4 or IPv6 address
+//   10+N+M 2      client port, uint16, 0 = unknown
+//
+// `decode` never throws: every read is bounds-checked first and a bad
+// datagram yields a rejection with a stable reason code. Structure is checked
+// before content, so a datagram is judged by its first structural fault.
+
+import { isIP } from 'node:net';
+import { isValidEmail } from './email.ts';
+
+export interface StatusPacket {
+  /** The user's email address (the certificate CN). */
+  email: string;
+  /** Last seen, nanoseconds since the Unix epoch (0 to 2^64-1). */
+  lastSeenNs: bigint;
+  /** The client's IP address as text. */
+  ip: string;
+  /** The client's source port; 0 when unknown. */
+  port: number;
+}
+
+export const RejectReasons = {
+  too_short: 'datagram is shorter than the 14-byte minimum',
+  bad_email_length: 'email length byte must be 1 to 254',
+  truncated: 'datagram ends before the fields its length bytes declare',
+  bad_ip_length: 'IP length byte must be at least 1',
+  trailing_bytes: 'datagram has bytes after the port field',
+  invalid_utf8: 'email is not valid UTF-8',
+  invalid_email: 'email is not a valid email address',
+  invalid_ip: 'client IP is not an IPv4 or IPv6 address',
+} as const;
+
+export type RejectReason = keyof typeof RejectReasons;
+
+export type DecodeResult =
+  | { ok: true; packet: StatusPacket }
+  | { ok: false; reason: RejectReason; message: string };
+
+/** The smallest datagram that can be valid: 1-byte email, 1-byte IP. */
+export const MIN_LENGTH = 14;
+export const MAX_EMAIL_BYTES = 254;
+export const MAX_IP_BYTES = 255;
+const MAX_UINT64 = (1n << 64n) - 1n;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+function reject(reason: RejectReason): DecodeResult {
+  return { ok: false, reason, message: RejectReasons[reason] };
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b > 0x7f) return false;
+  return true;
+}
+
+/** Decodes one datagram. Never throws. */
+export function decode(buf: Uint8Array): DecodeResult {
+  const len = buf.length;
+  if (len < MIN_LENGTH) return reject('too_short');
+  const n = buf[0] as number;
+  if (n < 1 || n > MAX_EMAIL_BYTES) return reject('bad_email_length');
+  // 1 + N + 8 must leave room for the IP length byte.
+  if (10 + n > len) return reject('truncated');
+  const m = buf[9 + n] as number;
+  if (m < 1) return reject('bad_ip_length');
+  const total = 12 + n + m;
+  if (total > len) return reject('truncated');
+  if (total < len) return reject('trailing_bytes');
+
+  const view = new DataView(buf.buffer, buf.byteOffset, len);
+  let email: string;
+  try {
+    email = utf8.decode(buf.subarray(1, 1 + n));
+  } catch {
+    return reject('invalid_utf8');
+  }
+  if (!isValidEmail(email)) return reject('invalid_email');
+  const ipBytes = buf.subarray(10 + n, 10 + n + m);
+  if (!isAscii(ipBytes)) return reject('invalid_ip');
+  const ip = String.fromCharCode(...ipBytes);
+  if (isIP(ip) === 0) return reject('invalid_ip');
+
+  return {
+    ok: true,
+    packet: {
+      email,
+      lastSeenNs: view.getBigUint64(1 + n),
+      ip,
+      port: view.getUint16(10 + n + m),
+    },
+  };
+}
+
+/** Thrown by `encode` and `encodingLength` for fields that cannot be sent. */
+export class PacketFieldError extends RangeError {
+  override readonly name = 'PacketFieldError';
+  readonly field: keyof StatusPacket;
+  constructor(field: keyof StatusPacket, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function checkedParts(p: StatusPacket): { email: Uint8Array; ip: Uint8Array } {
+  if (typeof p.email !== 'string' || !isValidEmail(p.email)) {
+    throw new PacketFieldError('email', RejectReasons.invalid_email);
+  }
+  const email = encoder.encode(p.email);
+  if (email.length > MAX_EMAIL_BYTES) {
+    throw new PacketFieldError('email', 'email is longer than 254 bytes');
+  }
+  if (typeof p.ip !== 'string' || isIP(p.ip) === 0) {
+    throw new PacketFieldError('ip', RejectReasons.invalid_ip);
+  }
+  const ip = encoder.encode(p.ip);
+  if (ip.length > MAX_IP_BYTES) throw new PacketFieldError('ip', 'client IP is longer than 255 bytes');
+  if (typeof p.lastSeenNs !== 'bigint' || p.lastSeenNs < 0n || p.lastSeenNs > MAX_UINT64) {
+    throw new PacketFieldError('lastSeenNs', 'last seen must be a bigint from 0 to 2^64-1');
+  }
+  if (!Number.isInteger(p.port) || p.port < 0 || p.port > 0xffff) {
+    throw new PacketFieldError('port', 'port must be an integer from 0 to 65535');
+  }
+  return { email, ip };
+}
+
+/** The datagram size for `packet`. Throws PacketFieldError like `encode`. */
+export function encodingLength(packet: StatusPacket): number {
+  const { email, ip } = checkedParts(packet);
+  return 12 + email.length + ip.length;
+}
+
+/**
+ * Encodes `packet` into `buf` at `offset` (a new buffer when omitted) and
+ * returns the bytes written as a view. Throws PacketFieldError for a field
+ * the wire format cannot carry; it never sends what a listener would reject.
+ */
+export function encode(packet: StatusPacket, buf?: Uint8Array, offset = 0): Uint8Array {
+  const { email, ip } = checkedParts(packet);
+  const size = 12 + email.length + ip.length;
+  const out = buf ?? new Uint8Array(size);
+  if (offset < 0 || offset + size > out.length) throw new RangeError('buffer too small for the packet');
+  const view = new DataView(out.buffer, out.byteOffset + offset, size);
+  const n = email.length;
+  view.setUint8(0, n);
+  out.set(email, offset + 1);
+  view.setBigUint64(1 + n, packet.lastSeenNs);
+  view.setUint8(9 + n, ip.length);
+  out.set(ip, offset + 10 + n);
+  view.setUint16(10 + n + ip.length, packet.port);
+  return out.subarray(offset, offset + size);
+}

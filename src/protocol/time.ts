@@ -1,12 +1,18 @@
 // Nanosecond timestamps as exact BigInts (the wire format's uint64), shown as
 // ISO 8601 UTC with all nine fraction digits. Date holds milliseconds only,
-// so the fraction is written from the BigInt itself.
+// so the fraction is cut from the decimal text of the BigInt itself.
 
-const NS_PER_MS = 1_000_000n;
+let cachedSecond = -1;
+let cachedPrefix = '';
 
 /** "2025-12-20T13:06:40.123456789Z" for nanoseconds since the Unix epoch. */
 export function nsToIso(ns: bigint): string {
-  const ms = ns / NS_PER_MS;
-  const fraction = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return new Date(Number(ms)).toISOString().slice(0, 19) + '.' + fraction + 'Z';
+  const digits = ns.toString().padStart(10, '0');
+  const second = Number(digits.slice(0, -9));
+  // Packets in a burst share their second: format the date part once.
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${cachedPrefix}.${digits.slice(-9)}Z`;
 }

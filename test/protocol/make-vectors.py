@@ -35,7 +35,7 @@ vectors = [
     valid("last seen 0", "alice@example.org", 0, "10.0.0.1", 1),
     valid("last seen 2^64-1", "alice@example.org", 2**64 - 1, "10.0.0.1", 1),
     valid("254-byte email", long_email, TS, "192.0.2.7", 5000),
-    valid("1-byte IP length is read", "bob@localhost", TS, "::", 7),
+    valid("shortest IPv6 text", "bob@localhost", TS, "::", 7),
     valid("45-byte IPv6 text", "bob@localhost", TS, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 7),
     valid("IDN domain", "user@b\u00fccher.example", TS, "127.0.0.1", 80, "UTF-8 email, domain valid as punycode"),
     valid("quoted local part with ESC", "\"\x1b[31mred\"@example.com", TS, "127.0.0.1", 80,

@@ -173,6 +173,7 @@ describe('qtstatus listen', () => {
     [['--count', '0'], /"0" is not a whole number of 1 or more/],
     [['--group', 'nope'], /"nope" is not an IPv4 or IPv6 address/],
     [['--bogus'], /unknown option '--bogus'/],
+    [['--interface', '127.0.0.1'], /--interface needs --group \(name the multicast group/],
   ])('usage error %j exits 2', async (args, message) => {
     const r = await runCli(['listen', ...args]);
     expect(r.code).toBe(2);

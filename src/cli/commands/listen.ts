@@ -1,6 +1,7 @@
 // `qtstatus listen`: receive, decode and print status packets (issue #2).
 
 import type { Command } from 'commander';
+import { ErrorCodes, QtError } from '../../errors.ts';
 import { decode, type RejectReason } from '../../protocol/packet.ts';
 import { DEFAULT_RECV_BUFFER, openReceiver, type Receiver } from '../../net/udp-receiver.ts';
 import { BatchWriter } from '../batch-writer.ts';
@@ -129,6 +130,9 @@ Examples:
   $ qtstatus listen --count 10 --timeout 30s --json | jq .email`,
     )
     .action(async (opts: ListenOptions) => {
+      if (opts.interface !== undefined && opts.group === undefined) {
+        throw new QtError(ErrorCodes.USAGE, '--interface needs --group', { hint: 'name the multicast group to join on that interface' });
+      }
       const listening = await startListening(opts);
       const { address, port } = listening.receiver.address;
       const err = colourFor(process.stderr, opts.json);

@@ -15,6 +15,14 @@ export const ErrorCodes = {
   PACKET: 'QT_PACKET',
   /** A safety rule refused the operation (e.g. non-loopback target in tests). */
   REFUSED: 'QT_REFUSED',
+  /** A certificate or key is corrupt, encrypted, of the wrong kind or does not match its pair. */
+  CERT: 'QT_CERT',
+  /** A certificate failed verification (chain, validity, key usage or names). */
+  CERT_INVALID: 'QT_CERT_INVALID',
+  /** The database could not be opened, migrated, read or written. */
+  STORE: 'QT_STORE',
+  /** A named thing (a user, say) does not exist. */
+  NOT_FOUND: 'QT_NOT_FOUND',
   /** Anything we did not expect: a bug. */
   INTERNAL: 'QT_INTERNAL',
 } as const;

@@ -18,7 +18,11 @@ const exitCodeByError: Record<ErrorCode, number> = {
   [ErrorCodes.NETWORK]: ExitCodes.FAILURE,
   [ErrorCodes.PACKET]: ExitCodes.FAILURE,
   [ErrorCodes.REFUSED]: ExitCodes.FAILURE,
+  [ErrorCodes.STORE]: ExitCodes.FAILURE,
+  [ErrorCodes.NOT_FOUND]: ExitCodes.FAILURE,
   [ErrorCodes.INTERNAL]: ExitCodes.FAILURE,
+  [ErrorCodes.CERT]: ExitCodes.FAILURE,
+  [ErrorCodes.CERT_INVALID]: ExitCodes.FAILURE,
 };
 
 export function exitCodeFor(err: unknown): number {

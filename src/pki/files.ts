@@ -1,0 +1,123 @@
+// Writing certificate sets safely: the directory is private (0700), keys are
+// 0600, and every file is first written in full to a temporary name and then
+// renamed, so a failure never leaves a half-written or mismatched set.
+
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ErrorCodes, QtError } from '../errors.ts';
+
+export const KEY_MODE = 0o600;
+export const CERT_MODE = 0o644;
+export const DIR_MODE = 0o700;
+
+export interface OutFile {
+  path: string;
+  data: string | Buffer;
+  mode: number;
+}
+
+/**
+ * Creates `dir` (mode 0700) when missing. Returns a warning when an existing
+ * directory is readable by others.
+ */
+export async function ensureDirectory(dir: string): Promise<{ created: boolean; warning?: string }> {
+  let existing;
+  try {
+    existing = await stat(dir);
+  } catch {
+    existing = undefined;
+  }
+  if (existing && !existing.isDirectory()) {
+    throw new QtError(ErrorCodes.FILE, `cannot use ${dir} as the certificate directory`, {
+      cause: 'it is a file',
+      hint: 'choose another directory with --dir',
+    });
+  }
+  if (existing) {
+    const mode = existing.mode & 0o777;
+    return mode & 0o077
+      ? { created: false, warning: `${dir} is open to other users (mode ${mode.toString(8)}); keys stay 0600, but consider chmod 700 ${dir}` }
+      : { created: false };
+  }
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    return { created: true };
+  } catch (err) {
+    throw new QtError(ErrorCodes.FILE, `cannot create directory ${dir}`, {
+      cause: err,
+      hint: 'choose a directory you can write to with --dir',
+    });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses, naming them, files that exist unless `force`. */
+export async function assertCanWrite(paths: string[], force: boolean): Promise<void> {
+  if (force) return;
+  const found = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter((p) => p !== undefined);
+  if (found.length > 0) {
+    throw new QtError(ErrorCodes.FILE, `${found.join(', ')} already ${found.length > 1 ? 'exist' : 'exists'}`, {
+      hint: 'nothing was written; use --force to replace it, or --dir or --name to write elsewhere',
+    });
+  }
+}
+
+async function writeTemp(file: OutFile): Promise<string> {
+  const temp = join(dirname(file.path), `.${basename(file.path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle;
+  try {
+    handle = await open(temp, 'wx', file.mode);
+    await handle.writeFile(file.data);
+    await handle.chmod(file.mode); // whatever the umask
+    await handle.sync();
+  } catch (err) {
+    await handle?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw new QtError(ErrorCodes.FILE, `cannot write ${file.path}`, {
+      cause: err,
+      hint: `check that you may write in ${dirname(file.path)}; nothing was written`,
+    });
+  }
+  await handle.close();
+  return temp;
+}
+
+/**
+ * Writes every file to a temporary name, then renames them all into place.
+ * Existing files are refused unless `force`.
+ */
+export async function writeFilesAtomically(files: OutFile[], opts: { force: boolean }): Promise<void> {
+  await assertCanWrite(
+    files.map((f) => f.path),
+    opts.force,
+  );
+  const temps: string[] = [];
+  try {
+    for (const file of files) temps.push(await writeTemp(file));
+  } catch (err) {
+    await Promise.all(temps.map((t) => unlink(t).catch(() => {})));
+    throw err;
+  }
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as OutFile;
+    try {
+      await rename(temps[i] as string, file.path);
+    } catch (err) {
+      await Promise.all(temps.slice(i).map((t) => unlink(t).catch(() => {})));
+      const done = files.slice(0, i).map((f) => f.path);
+      throw new QtError(ErrorCodes.FILE, `cannot put ${file.path} in place`, {
+        cause: err,
+        hint: done.length ? `${done.join(', ')} were written; run again with --force` : 'nothing was written',
+      });
+    }
+  }
+}

@@ -1,0 +1,246 @@
+// The certificate sets of `qtstatus certs init`, `certs client` and
+// `certs server`: which files, from which CA, checked before any key is made,
+// written all at once (./files.ts).
+
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, QtError } from '../errors.ts';
+import { assertCanWrite, CERT_MODE, ensureDirectory, KEY_MODE, writeFilesAtomically, type OutFile } from './files.ts';
+import { loadForge } from './forge.ts';
+import { issueCertificate, type Issuer } from './issue.ts';
+import { generateKeyPair, privateKeyPem, type KeyPair, type KeyType } from './keys.ts';
+import { emailProblem, fileBaseName, type HostName } from './names.ts';
+import { certificateParts, keyIdentifier, readExtensions } from './parse.ts';
+import { APPLE_SERVER_MAX_DAYS, assertDays, type Role } from './profile.ts';
+import { readCertificateAndKey } from './read.ts';
+
+export interface CaPaths {
+  certPath: string;
+  keyPath: string;
+}
+
+export function caPathsIn(dir: string): CaPaths {
+  return { certPath: join(dir, 'ca.crt'), keyPath: join(dir, 'ca.key') };
+}
+
+export interface LoadedCa extends Issuer, CaPaths {}
+
+/** Loads a CA and checks it can sign: a matching key, a CA certificate, not expired. */
+export async function loadCa(paths: CaPaths, now = new Date()): Promise<LoadedCa> {
+  const { certificate, privateKey } = await readCertificateAndKey(paths.certPath, paths.keyPath, { what: 'CA key' });
+  const ext = readExtensions(certificateParts(certificate));
+  if (!certificate.ca || (ext.keyUsage && !ext.keyUsage.includes('keyCertSign'))) {
+    throw new QtError(ErrorCodes.CERT, `${paths.certPath} is not a CA certificate`, {
+      cause: !certificate.ca ? 'basicConstraints does not say CA:TRUE' : 'its key usage lacks keyCertSign',
+      hint: 'give the CA certificate (ca.crt), not a server or client certificate',
+    });
+  }
+  if (certificate.validToDate <= now) {
+    throw new QtError(ErrorCodes.CERT, `CA certificate ${paths.certPath} expired on ${certificate.validToDate.toISOString()}`, {
+      hint: 'make a new CA: move ca.crt and ca.key away and run `qtstatus certs init` (certificates it signed must be replaced too)',
+    });
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa' && privateKey.asymmetricKeyType !== 'ec') {
+    throw new QtError(ErrorCodes.CERT, `CA key ${paths.keyPath} is a ${privateKey.asymmetricKeyType} key`, {
+      hint: 'qtstatus signs with RSA or ECDSA CA keys',
+    });
+  }
+  return { ...paths, certificate, privateKey };
+}
+
+export interface Made {
+  role: Role;
+  certPath: string;
+  keyPath: string;
+  certificate: X509Certificate;
+  /** True for a CA found in the directory and used as it was. */
+  reused?: boolean;
+}
+
+export interface MadeSet {
+  dir: string;
+  ca: Made;
+  made: Made[];
+  warnings: string[];
+}
+
+interface LeafSpec {
+  role: 'server' | 'client';
+  /** File name without .crt/.key. */
+  base: string;
+  commonName: string;
+  hosts?: HostName[];
+  email?: string;
+}
+
+export interface LeafOptions {
+  dir: string;
+  days: number;
+  keyType: KeyType;
+  force: boolean;
+  now?: Date;
+}
+
+function checkHosts(hosts: HostName[]): HostName[] {
+  if (hosts.length === 0) throw new QtError(ErrorCodes.USAGE, '--host: a server certificate needs at least one name', { hint: 'e.g. --host localhost --host 127.0.0.1' });
+  const seen = new Set<string>();
+  return hosts.filter((h) => !seen.has(h.value) && seen.add(h.value));
+}
+
+function clientSpec(identity: string, base: string, allowNonEmail: boolean, warnings: string[]): LeafSpec {
+  const problem = emailProblem(identity);
+  if (problem && !allowNonEmail) {
+    throw new QtError(ErrorCodes.USAGE, `client identity ${problem}`, {
+      hint: 'give an email address; to test the server\'s 400 answer on purpose, add --allow-non-email',
+    });
+  }
+  if (problem) warnings.push(`${base}.crt has CN=${identity}, not an email address: the server answers 400 to it (meant for tests)`);
+  return { role: 'client', base, commonName: identity, ...(problem ? {} : { email: identity }) };
+}
+
+function serverSpec(hosts: HostName[], base: string, days: number, warnings: string[]): LeafSpec {
+  const names = checkHosts(hosts);
+  if (days > APPLE_SERVER_MAX_DAYS) warnings.push(`${base}.crt is valid for ${days} days: macOS and iOS refuse server certificates valid for more than ${APPLE_SERVER_MAX_DAYS}`);
+  return { role: 'server', base, commonName: (names[0] as HostName).value, hosts: names };
+}
+
+function leafPaths(dir: string, base: string): { certPath: string; keyPath: string } {
+  return { certPath: join(dir, `${base}.crt`), keyPath: join(dir, `${base}.key`) };
+}
+
+async function issueLeaves(ca: Issuer, specs: LeafSpec[], keys: Array<Promise<KeyPair>>, opts: LeafOptions, warnings: string[]) {
+  const files: OutFile[] = [];
+  const made: Made[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const key = await (keys[i] as Promise<KeyPair>);
+    const issued = await issueCertificate({ ...spec, publicKey: key.publicKey, days: opts.days, issuer: ca, now: opts.now });
+    warnings.push(...issued.warnings.map((w) => `${spec.base}.crt: ${w}`));
+    const paths = leafPaths(opts.dir, spec.base);
+    files.push({ path: paths.certPath, data: issued.pem, mode: CERT_MODE }, { path: paths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE });
+    made.push({ role: spec.role, ...paths, certificate: issued.certificate });
+  }
+  return { files, made };
+}
+
+/** Checks the leaves' files can be written before any key is made. */
+async function prepare(specs: LeafSpec[], opts: LeafOptions): Promise<string | undefined> {
+  assertDays(opts.days, '--days');
+  const bases = specs.map((s) => s.base);
+  const twice = bases.find((b, i) => bases.indexOf(b) !== i);
+  if (twice) throw new QtError(ErrorCodes.USAGE, `two certificates would both be written to ${twice}.crt`, { hint: 'give each client once, or name them with --name' });
+  if (bases.includes('ca')) throw new QtError(ErrorCodes.USAGE, 'ca.crt and ca.key are the CA\'s files', { hint: 'choose another --name' });
+  const dir = await ensureDirectory(opts.dir);
+  await assertCanWrite(
+    specs.flatMap((s) => Object.values(leafPaths(opts.dir, s.base))),
+    opts.force,
+  );
+  return dir.warning;
+}
+
+/** Whether the directory has a CA: both files, or neither; one alone is an error. */
+async function hasCa(paths: CaPaths): Promise<boolean> {
+  const [cert, key] = await Promise.all([paths.certPath, paths.keyPath].map((p) => access(p).then(() => true, () => false)));
+  if (cert !== key) {
+    const [have, missing] = cert ? [paths.certPath, paths.keyPath] : [paths.keyPath, paths.certPath];
+    throw new QtError(ErrorCodes.CERT, `${missing} is missing beside ${have}`, {
+      hint: `restore it, or move ${have} away to make a new CA (certificates the old CA signed stop working); nothing was written`,
+    });
+  }
+  return cert === true;
+}
+
+export interface InitOptions extends LeafOptions {
+  hosts: HostName[];
+  /** Client identities; the first is written as client.crt, the others by name. */
+  clients: string[];
+  caDays: number;
+}
+
+/**
+ * A CA (reused when the directory has one), a server and client
+ * certificates. The CA is never replaced; leaves only with `force`.
+ */
+export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
+  const warnings: string[] = [];
+  assertDays(opts.caDays, '--ca-days');
+  if (opts.clients.length === 0) throw new QtError(ErrorCodes.USAGE, '--client: at least one client is needed');
+  const specs = [
+    serverSpec(opts.hosts, 'server', opts.days, warnings),
+    ...opts.clients.map((id, i) => clientSpec(id, i === 0 ? 'client' : fileBaseName(id), false, warnings)),
+  ];
+  const caPaths = caPathsIn(opts.dir);
+  const existing = await hasCa(caPaths);
+  const dirWarning = await prepare(specs, opts);
+  if (dirWarning) warnings.push(dirWarning);
+  const reused = existing ? await loadCa(caPaths, opts.now) : undefined;
+
+  // Every key at once on the thread pool, while forge loads.
+  const caKey = reused ? undefined : generateKeyPair(opts.keyType);
+  const keys = specs.map(() => generateKeyPair(opts.keyType));
+  await loadForge();
+  let ca: LoadedCa;
+  const files: OutFile[] = [];
+  if (reused) ca = reused;
+  else {
+    const key = await (caKey as Promise<KeyPair>);
+    const issued = await issueCertificate({
+      role: 'ca',
+      publicKey: key.publicKey,
+      selfKey: key.privateKey,
+      commonName: caCommonName(key.publicKey),
+      days: opts.caDays,
+      now: opts.now,
+    });
+    ca = { ...caPaths, certificate: issued.certificate, privateKey: key.privateKey };
+    files.push({ path: caPaths.certPath, data: issued.pem, mode: CERT_MODE }, { path: caPaths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE });
+  }
+  const leaves = await issueLeaves(ca, specs, keys, opts, warnings);
+  await writeFilesAtomically([...files, ...leaves.files], { force: opts.force });
+  return {
+    dir: opts.dir,
+    ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: reused !== undefined },
+    made: leaves.made,
+    warnings,
+  };
+}
+
+/** "qtstatus CA 5b5b539f": a name that tells two CAs apart. */
+function caCommonName(publicKey: KeyObject): string {
+  return `qtstatus CA ${keyIdentifier(publicKey.export({ type: 'spki', format: 'der' })).toString('hex').slice(0, 8)}`;
+}
+
+export interface ExtraLeafOptions extends LeafOptions {
+  /** Defaults to ca.crt and ca.key in `dir`. */
+  ca?: CaPaths;
+  /** File base name; defaults to one made from the identity or first host. */
+  name?: string;
+}
+
+async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string[]): Promise<MadeSet> {
+  const dirWarning = await prepare([spec], opts);
+  if (dirWarning) warnings.push(dirWarning);
+  const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
+  const leaves = await issueLeaves(ca, [spec], [generateKeyPair(opts.keyType)], opts, warnings);
+  await writeFilesAtomically(leaves.files, { force: opts.force });
+  return {
+    dir: opts.dir,
+    ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: true },
+    made: leaves.made,
+    warnings,
+  };
+}
+
+/** One more client certificate from an existing CA. */
+export async function makeClient(opts: ExtraLeafOptions & { identity: string; allowNonEmail?: boolean }): Promise<MadeSet> {
+  const warnings: string[] = [];
+  const spec = clientSpec(opts.identity, opts.name ?? fileBaseName(opts.identity), opts.allowNonEmail === true, warnings);
+  return makeLeaf(spec, opts, warnings);
+}
+
+/** One more server certificate from an existing CA. */
+export async function makeServer(opts: ExtraLeafOptions & { hosts: HostName[] }): Promise<MadeSet> {
+  const warnings: string[] = [];
+  const spec = serverSpec(opts.hosts, opts.name ?? fileBaseName(checkHosts(opts.hosts)[0]?.value ?? 'server'), opts.days, warnings);
+  return makeLeaf(spec, opts, warnings);
+}

@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
+import { registerCerts } from './commands/certs.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
@@ -32,6 +33,7 @@ Examples:
 Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
     );
   // Subcommands made after this point inherit the exit override and output.
+  registerCerts(program);
   registerListen(program);
   registerDemo(program);
   return program;

@@ -9,7 +9,7 @@ import { ErrorCodes, QtError } from '../errors.ts';
 import { assertCanWrite, CERT_MODE, ensureDirectory, KEY_MODE, writeFilesAtomically, type OutFile } from './files.ts';
 import { loadForge } from './forge.ts';
 import { issueCertificate, type Issuer } from './issue.ts';
-import { generateKeyPair, privateKeyPem, type KeyPair, type KeyType } from './keys.ts';
+import { DEFAULT_KEY_TYPE, generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair, type KeyType } from './keys.ts';
 import { emailProblem, fileBaseName, type HostName } from './names.ts';
 import { certificateParts, keyIdentifier, readExtensions } from './parse.ts';
 import { APPLE_SERVER_MAX_DAYS, assertDays, type Role } from './profile.ts';
@@ -77,7 +77,8 @@ interface LeafSpec {
 export interface LeafOptions {
   dir: string;
   days: number;
-  keyType: KeyType;
+  /** Defaults to the CA key's type when it is one of ours, else RSA 2048. */
+  keyType?: KeyType;
   force: boolean;
   now?: Date;
 }
@@ -176,8 +177,9 @@ export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
   const reused = existing ? await loadCa(caPaths, opts.now) : undefined;
 
   // Every key at once on the thread pool, while forge loads.
-  const caKey = reused ? undefined : generateKeyPair(opts.keyType);
-  const keys = specs.map(() => generateKeyPair(opts.keyType));
+  const keyType = opts.keyType ?? (reused && keyTypeOf(reused.privateKey)) ?? DEFAULT_KEY_TYPE;
+  const caKey = reused ? undefined : generateKeyPair(keyType);
+  const keys = specs.map(() => generateKeyPair(keyType));
   await loadForge();
   let ca: LoadedCa;
   const files: OutFile[] = [];
@@ -221,7 +223,8 @@ async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string
   const dirWarning = await prepare([spec], opts);
   if (dirWarning) warnings.push(dirWarning);
   const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
-  const leaves = await issueLeaves(ca, [spec], [generateKeyPair(opts.keyType)], opts, warnings);
+  const keyType = opts.keyType ?? keyTypeOf(ca.privateKey) ?? DEFAULT_KEY_TYPE;
+  const leaves = await issueLeaves(ca, [spec], [generateKeyPair(keyType)], opts, warnings);
   await writeFilesAtomically(leaves.files, { force: opts.force });
   return {
     dir: opts.dir,

@@ -59,8 +59,8 @@ export async function makePkcs12(opts: Pkcs12Options): Promise<Buffer> {
   // The key and its certificate are paired by localKeyId (SHA-1 of the certificate).
   const attributes = [attribute(OIDS.localKeyId, octets(createHash('sha1').update(opts.certificate.raw).digest()))];
   if (opts.friendlyName) {
-    const bmp = Buffer.from(opts.friendlyName, 'utf16le').swap16().toString('binary');
-    attributes.push(attribute(OIDS.friendlyName, asn1.create(U, T.BMPSTRING, false, bmp)));
+    // forge encodes a BMPString from the JavaScript string's UTF-16 code units.
+    attributes.push(attribute(OIDS.friendlyName, asn1.create(U, T.BMPSTRING, false, opts.friendlyName)));
   }
   const bagAttributes = asn1.create(U, T.SET, true, attributes);
   const certBags = [opts.certificate, ...(opts.chain ?? [])].map((cert, i) =>

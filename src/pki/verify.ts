@@ -35,7 +35,7 @@ export interface VerifyResult {
   problems: string[];
 }
 
-const WEAK_HASH = /\b(md2|md4|md5|sha1)\b/i;
+const WEAK_HASH = /md2|md4|md5|sha-?1(?!\d)/i;
 
 function strengthProblem(info: CertificateInfo, what: string): string | undefined {
   if (WEAK_HASH.test(info.signatureAlgorithm)) {

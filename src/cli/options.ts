@@ -37,3 +37,26 @@ export function parseIp(value: string): string {
   if (isIP(value) === 0) throw new InvalidArgumentError(`"${value}" is not an IPv4 or IPv6 address`);
   return value;
 }
+
+/** "HOST:PORT", "[v6]:PORT" or ":PORT" (any host) → parts. */
+export function parseHostPort(value: string, defaultHost = ''): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not HOST:PORT (e.g. 127.0.0.1:6667 or [::1]:6667)`);
+  }
+  return { host: m[1] ?? (m[2] || defaultHost), port };
+}
+
+/** For repeatable options: commander passes the previous list. */
+export function collect<T>(parse: (v: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), parse(value)];
+}
+
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`"${value}" is not a whole number of 0 or more`);
+  }
+  return n;
+}

@@ -2,6 +2,8 @@
 // ISO 8601 UTC with all nine fraction digits. Date holds milliseconds only,
 // so the fraction is cut from the decimal text of the BigInt itself.
 
+const NS_PER_MS = 1_000_000n;
+
 let cachedSecond = -1;
 let cachedPrefix = '';
 
@@ -15,4 +17,26 @@ export function nsToIso(ns: bigint): string {
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
   }
   return `${cachedPrefix}.${digits.slice(-9)}Z`;
+}
+
+/**
+ * A wall clock in nanoseconds that never goes backwards. Date.now() has
+ * milliseconds only; between re-anchors (every second) the finer part comes
+ * from the monotonic performance.now().
+ */
+export function createNsClock(): () => bigint {
+  let anchorNs = 0n;
+  let anchorPerf = -Infinity;
+  let last = 0n;
+  return () => {
+    let perf = performance.now();
+    if (perf - anchorPerf > 1000) {
+      anchorNs = BigInt(Date.now()) * NS_PER_MS;
+      anchorPerf = perf = performance.now();
+    }
+    let now = anchorNs + BigInt(Math.round((perf - anchorPerf) * 1e6));
+    if (now <= last) now = last + 1n;
+    last = now;
+    return now;
+  };
 }

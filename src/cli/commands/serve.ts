@@ -1,0 +1,214 @@
+// `qtstatus serve`: the mTLS status server (issue #4). This file reads flags,
+// files and signals; the server itself is src/server.
+
+import http from 'node:http';
+import type { Command } from 'commander';
+import { ErrorCodes, QtError } from '../../errors.ts';
+import { createNsClock } from '../../protocol/time.ts';
+import { DEFAULT_UDP_TARGET, formatTarget, openUdpSender, type UdpTarget } from '../../net/udp-sender.ts';
+import type { RequestLog } from '../../server/app.ts';
+import { createMetrics } from '../../server/metrics.ts';
+import { trustList } from '../../server/proxy.ts';
+import { RateLimiter } from '../../server/rate-limit.ts';
+import { DEFAULT_LIMITS, startServer } from '../../server/server.ts';
+import { loadTlsMaterial, type TlsFiles } from '../../server/tls-files.ts';
+import { DEFAULT_DB, openStore } from '../../store/open.ts';
+import { BatchWriter } from '../batch-writer.ts';
+import { formatError } from '../report.ts';
+import { collect, parseDuration, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt } from '../options.ts';
+import { colourFor } from '../style.ts';
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  cert: string;
+  key: string;
+  ca: string;
+  crl?: string;
+  db: string;
+  autoEnroll?: boolean;
+  udpTarget?: UdpTarget[];
+  udpSourcePort: number;
+  udpTtl: number;
+  trustProxy?: string[];
+  metrics?: { host: string; port: number };
+  rateLimit: number;
+  rateBurst: number;
+  maxBody: number;
+  maxConnections: number;
+  maxHeaderSize: number;
+  handshakeTimeout: number;
+  headerTimeout: number;
+  requestTimeout: number;
+  grace: number;
+  log: 'auto' | 'json' | 'text' | 'off';
+}
+
+function textLog(e: RequestLog): string {
+  const who = e.identity ?? '-';
+  const from = e.ip === undefined ? '-' : e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+  return `${e.time} ${e.status} ${e.method} ${e.path} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  const err = colourFor(process.stderr);
+  const info = (text: string) => process.stderr.write(`${text}\n`);
+  const proxyMode = opts.trustProxy !== undefined && opts.trustProxy.length > 0;
+  const trusted = proxyMode ? trustList(opts.trustProxy as string[]) : undefined;
+  const tlsFiles: TlsFiles = { cert: opts.cert, key: opts.key, ca: opts.ca, crl: opts.crl };
+  const passphrase = process.env.QTSTATUS_KEY_PASSPHRASE;
+  const tls = proxyMode ? undefined : await loadTlsMaterial(tlsFiles, passphrase);
+
+  const store = await openStore(opts.db);
+  const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
+  const logs = new BatchWriter(process.stdout);
+  const warn = (text: string) => info(err.yellow(`qtstatus serve: ${text}`));
+  let sender;
+  try {
+    sender = await openUdpSender({
+      targets: opts.udpTarget ?? [DEFAULT_UDP_TARGET],
+      sourcePort: opts.udpSourcePort,
+      ttl: opts.udpTtl,
+      loopbackOnly: process.env.QTSTATUS_LOOPBACK_ONLY === '1',
+      onError: (e, target) => warn(`UDP send to ${target} failed: ${e.message}`),
+    });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const metrics = createMetrics(() => sender.stats);
+  let running;
+  try {
+    running = await startServer({
+      host: opts.host,
+      port: opts.port,
+      tls,
+      trustedProxies: trusted,
+      store,
+      sender,
+      clock: createNsClock(),
+      autoEnroll: opts.autoEnroll === true,
+      limiter: opts.rateLimit > 0 ? new RateLimiter({ perSecond: opts.rateLimit, burst: Math.max(1, opts.rateBurst) }) : undefined,
+      maxBodyBytes: opts.maxBody,
+      metrics,
+      limits: {
+        ...DEFAULT_LIMITS,
+        handshakeTimeoutMs: opts.handshakeTimeout,
+        headersTimeoutMs: opts.headerTimeout,
+        requestTimeoutMs: opts.requestTimeout,
+        maxHeaderSize: opts.maxHeaderSize,
+        maxConnections: opts.maxConnections,
+      },
+      onLog: opts.log === 'off' ? undefined : (e) => logs.write(logJson ? JSON.stringify(e) + '\n' : textLog(e)),
+      onStoreError: (e) => warn(`store error: ${formatError(e).replace(/^qtstatus: /, '')}`),
+    });
+  } catch (e) {
+    await Promise.all([store.close(), sender.close()]);
+    throw e;
+  }
+
+  let metricsServer: http.Server | undefined;
+  if (opts.metrics) {
+    const m = opts.metrics;
+    metricsServer = http.createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end('see /metrics\n');
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer?.once('error', (e) => reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${m.host}:${m.port}`, { cause: e, hint: 'pick another --metrics address' })));
+      metricsServer?.listen(m.port, m.host, resolve);
+    });
+    const a = metricsServer.address() as { address: string; port: number };
+    info(`metrics on http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}/metrics`);
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        info(`qtstatus serve: ${signal} again: forcing exit`);
+        process.exit(1);
+      }
+      stopping = true;
+      info(`qtstatus serve: ${signal}: finishing requests in flight (up to ${opts.grace / 1000}s; again to force)`);
+      Promise.all([running.close(opts.grace), metricsServer && new Promise((r) => metricsServer?.close(r))])
+        .then(() => Promise.all([store.close(), sender.close(), logs.end(2000)]))
+        .then(() => resolve(), resolve);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => {
+      if (proxyMode) return info('qtstatus serve: SIGHUP: nothing to reload in proxy mode');
+      loadTlsMaterial(tlsFiles, passphrase).then(
+        (material) => {
+          try {
+            running.reload(material);
+            info('qtstatus serve: SIGHUP: reloaded the certificate, key, CA and CRL');
+          } catch (e) {
+            warn(`SIGHUP: kept the old certificates: ${formatError(new QtError(ErrorCodes.CERT, 'cannot use the new files', { cause: e }))}`);
+          }
+        },
+        (e) => warn(`SIGHUP: kept the old certificates: ${formatError(e).replace(/^qtstatus: /, '')}`),
+      );
+    });
+    // Only now, with every signal handled, do tests and scripts see us ready.
+    info(`${err.bold('serving')} ${running.url}${proxyMode ? ` (plain HTTP behind trusted proxies ${opts.trustProxy?.join(', ')})` : ` (client certificates from ${opts.ca})`}`);
+    info(`store ${store.description}; UDP from port ${opts.udpSourcePort} to ${sender.targets.join(', ')}${opts.autoEnroll ? '; auto-enroll on' : ''}`);
+  });
+  info(`qtstatus serve: stopped (UDP packets sent ${sender.stats.sent}, failed ${sender.stats.failed}${logs.dropped ? `, log lines dropped ${logs.dropped}` : ''})`);
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .summary('run the mTLS status server')
+    .description(
+      'Serve PATCH /api/client over HTTPS with client certificates. Each verified user\n' +
+        'is recorded (last seen, IP, port) and announced as a UDP status packet.\n' +
+        'GET /healthz answers without a certificate. SIGHUP reloads the certificates.',
+    )
+    .option('-H, --host <addr>', 'address to listen on', '0.0.0.0')
+    .option('-p, --port <port>', 'HTTPS port', parsePort, 8443)
+    .option('--cert <file>', 'server certificate (PEM)', 'certs/server.crt')
+    .option('--key <file>', 'server private key (PEM; passphrase in QTSTATUS_KEY_PASSPHRASE)', 'certs/server.key')
+    .option('--ca <file>', 'CA that signs client certificates', 'certs/ca.crt')
+    .option('--crl <file>', 'certificate revocation list (PEM) to refuse revoked clients')
+    .option('--db <file>', 'SQLite database file (env QTSTATUS_DB)', process.env.QTSTATUS_DB ?? DEFAULT_DB)
+    .option('--auto-enroll', 'register a CA-verified email on first contact')
+    .option('--udp-target <host:port>', `where status packets go; repeatable (default ${formatTarget(DEFAULT_UDP_TARGET)})`, collect((v) => parseHostPort(v)))
+    .option('--udp-source-port <port>', 'UDP source port of status packets', parsePort, 6666)
+    .option('--udp-ttl <hops>', 'multicast TTL', parsePositiveInt, 1)
+    .option('--trust-proxy <addr|cidr>', 'plain HTTP behind nginx: believe its X-Subject-CN, X-Real-IP… from these; repeatable', collect(String))
+    .option('--metrics <[host:]port>', 'Prometheus metrics on this address (host defaults to 127.0.0.1)', (v) => (/^\d+$/.test(v) ? { host: '127.0.0.1', port: parsePort(v) } : parseHostPort(v, '127.0.0.1')))
+    .option('--rate-limit <n>', 'requests per second per identity; 0 turns it off', parseNonNegativeInt, 10)
+    .option('--rate-burst <n>', 'requests an identity may make at once', parsePositiveInt, 20)
+    .option('--max-body <bytes>', 'largest request body', parseNonNegativeInt, 1024)
+    .option('--max-connections <n>', 'most open connections', parsePositiveInt, DEFAULT_LIMITS.maxConnections)
+    .option('--max-header-size <bytes>', 'largest request header', parsePositiveInt, DEFAULT_LIMITS.maxHeaderSize)
+    .option('--handshake-timeout <duration>', 'time allowed for the TLS handshake', parseDuration, DEFAULT_LIMITS.handshakeTimeoutMs)
+    .option('--header-timeout <duration>', 'time allowed for the request headers', parseDuration, DEFAULT_LIMITS.headersTimeoutMs)
+    .option('--request-timeout <duration>', 'time allowed for a whole request', parseDuration, DEFAULT_LIMITS.requestTimeoutMs)
+    .option('--grace <duration>', 'time to finish requests in flight at shutdown', parseDuration, 10_000)
+    .option('--log <format>', 'request log on stdout: auto (JSON unless a terminal), json, text, off', 'auto')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ qtstatus certs init && qtstatus users add valid_user@qt-test.com
+  $ qtstatus serve --udp-target 127.0.0.1:6667
+  $ qtstatus serve --port 443 --db /var/lib/qtstatus/status.db --metrics 9464
+  $ qtstatus serve --trust-proxy 127.0.0.1 --port 8000     behind nginx (docs/nginx.md)
+
+Exit codes: 0 after SIGINT or SIGTERM, 1 when it cannot start (a file, the port,
+the store), 2 for a usage error.`,
+    )
+    .action(async (opts: ServeOptions) => {
+      if (!['auto', 'json', 'text', 'off'].includes(opts.log)) {
+        throw new QtError(ErrorCodes.USAGE, `--log "${opts.log}" is not one of auto, json, text, off`);
+      }
+      await serve(opts);
+    });
+}

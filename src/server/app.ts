@@ -1,0 +1,154 @@
+// The HTTP side of `qtstatus serve` (issue #4): routes, the status update,
+// and every error as JSON {code, message} with the right status.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { encode } from '../protocol/packet.ts';
+import type { Store } from '../store/store.ts';
+import type { UdpSender } from '../net/udp-sender.ts';
+import { identifyTlsPeer, type Identity } from './identity.ts';
+import type { ServerMetrics } from './metrics.ts';
+import { identifyProxied } from './proxy.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { BlockList } from 'node:net';
+
+export interface RequestLog {
+  time: string;
+  id: string;
+  method: string;
+  path: string;
+  status: number;
+  code?: string;
+  identity?: string;
+  ip?: string;
+  port?: number;
+  ms: number;
+}
+
+export interface AppOptions {
+  store: Store;
+  sender: UdpSender;
+  clock: () => bigint;
+  autoEnroll: boolean;
+  limiter?: RateLimiter;
+  /** Plain-HTTP mode behind a proxy: whose headers to believe. */
+  trustedProxies?: BlockList;
+  maxBodyBytes: number;
+  metrics: ServerMetrics;
+  onLog?: (entry: RequestLog) => void;
+  onStoreError?: (err: unknown) => void;
+}
+
+const API = '/api/client';
+const identities = new WeakMap<object, Identity>();
+
+/** Called once per TLS connection, right after the handshake. */
+export function rememberIdentity(socket: TLSSocket): void {
+  identities.set(socket, identifyTlsPeer(socket));
+}
+
+/** "::ffff:127.0.0.1" (a dual-stack socket) is stored as 127.0.0.1 (issue #4). */
+export function plainIp(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+const idPrefix = Math.floor(Math.random() * 0xffffff).toString(36);
+let idCounter = 0;
+
+export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const metrics = o.metrics;
+
+  return (req, res) => {
+    const started = performance.now();
+    const id = `${idPrefix}-${(++idCounter).toString(36)}`;
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    const route = path === API ? 'api_client' : path === '/healthz' ? 'healthz' : 'other';
+    let identity: string | undefined;
+    let ip: string | undefined;
+    let port: number | undefined;
+    let code: string | undefined;
+
+    const finish = (status: number, body?: { code: string; message: string } | object, headers: Record<string, string | number> = {}) => {
+      if (res.headersSent) return;
+      if (body && 'code' in body) code = (body as { code: string }).code;
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      res.writeHead(status, payload === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+      res.end(payload);
+      const ms = performance.now() - started;
+      metrics.requests.inc({ route, status });
+      metrics.latency.observe({ route }, ms / 1000);
+      o.onLog?.({ time: new Date().toISOString(), id, method: req.method ?? '', path, status, code, identity, ip, port, ms: Math.round(ms * 1000) / 1000 });
+    };
+    const fail = (status: number, c: string, message: string, extra: object = {}, headers: Record<string, string | number> = {}) =>
+      finish(status, { code: c, message, ...extra }, headers);
+
+    if (route === 'healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'method_not_allowed', 'use GET', {}, { allow: 'GET, HEAD' });
+      o.store.check().then(
+        () => finish(200, { status: 'ok' }),
+        (err) => {
+          metrics.storeErrors.inc();
+          o.onStoreError?.(err);
+          fail(503, 'store_unavailable', 'the store does not answer');
+        },
+      );
+      return;
+    }
+    if (route === 'other') return fail(404, 'not_found', `no route ${path}`);
+    if (req.method !== 'PATCH') return fail(405, 'method_not_allowed', `use PATCH on ${API}`, {}, { allow: 'PATCH' });
+
+    // Who is it? One central check that no route can bypass.
+    let peer: Identity & { ip?: string; port?: number };
+    if (o.trustedProxies) {
+      peer = identifyProxied(req, o.trustedProxies);
+    } else {
+      peer = identities.get(req.socket) ?? { ok: false, code: 'no_certificate', message: 'No required SSL certificate was sent' };
+    }
+    ip = peer.ip ?? plainIp(req.socket.remoteAddress ?? '');
+    port = peer.port ?? req.socket.remotePort ?? 0;
+    if (!peer.ok) {
+      metrics.clientVerifyFailures.inc({ reason: peer.reason ?? peer.code });
+      return fail(400, peer.code, peer.message, peer.reason ? { reason: peer.reason } : {});
+    }
+    identity = peer.email;
+
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > o.maxBodyBytes) {
+      return fail(413, 'payload_too_large', `request body over ${o.maxBodyBytes} bytes`, {}, { connection: 'close' });
+    }
+    const wait = o.limiter?.take(peer.email, Date.now()) ?? 0;
+    if (wait > 0) return fail(429, 'rate_limited', `too many requests for ${peer.email}`, {}, { 'retry-after': wait });
+
+    // The body carries nothing we need, but it must be read (and bounded)
+    // before the answer so the connection can be reused.
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > o.maxBodyBytes) {
+        fail(413, 'payload_too_large', `request body over ${o.maxBodyBytes} bytes`, {}, { connection: 'close' });
+        req.destroy();
+      }
+    });
+    req.on('end', () => {
+      if (res.headersSent) return;
+      const email = peer.email as string;
+      const seenIp = plainIp(ip as string);
+      o.store.recordSeen({ email, nowNs: o.clock(), ip: seenIp, port: port as number, enroll: o.autoEnroll }).then(
+        (seen) => {
+          if (!seen) return fail(403, 'user_unknown', 'User unknown');
+          try {
+            o.sender.send(encode({ email, lastSeenNs: seen.lastSeenNs, ip: seenIp, port: port as number }));
+          } catch (err) {
+            o.sender.stats.failed++; // a UDP failure never fails the request
+          }
+          finish(204);
+        },
+        (err) => {
+          metrics.storeErrors.inc();
+          o.onStoreError?.(err);
+          fail(503, 'store_unavailable', 'the update could not be stored; try again');
+        },
+      );
+    });
+  };
+}

@@ -1,0 +1,141 @@
+// `qtstatus serve` as a library (issue #4): the HTTPS server with client
+// certificates (or plain HTTP behind a trusted proxy), its limits, graceful
+// shutdown and certificate reload.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ErrorCodes, QtError } from '../errors.ts';
+import { createApp, rememberIdentity, type AppOptions } from './app.ts';
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+  crl?: Buffer;
+}
+
+export interface Limits {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderSize: number;
+  maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+  maxHeaderSize: 8192,
+  maxConnections: 10_000,
+};
+
+export interface ServerOptions extends AppOptions {
+  host: string;
+  port: number;
+  /** TLS with client certificates; absent in trusted-proxy mode. */
+  tls?: TlsMaterial;
+  limits: Limits;
+  onTlsError?: (err: Error & { code?: string }, socket: Socket) => void;
+}
+
+export interface RunningServer {
+  address: AddressInfo;
+  url: string;
+  /** New certificate, key, CA and CRL for new handshakes; open connections stay. */
+  reload(tls: TlsMaterial): void;
+  /** Stops accepting, lets requests in flight finish within graceMs, then closes. */
+  close(graceMs: number): Promise<void>;
+}
+
+function tlsOptions(m: TlsMaterial): https.ServerOptions {
+  return { cert: m.cert, key: m.key, ca: m.ca, crl: m.crl, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' };
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const app = createApp(o);
+  const common: http.ServerOptions = {
+    maxHeaderSize: o.limits.maxHeaderSize,
+    headersTimeout: o.limits.headersTimeoutMs,
+    requestTimeout: o.limits.requestTimeoutMs,
+    keepAliveTimeout: o.limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, o.limits.headersTimeoutMs),
+  };
+  let server: http.Server | https.Server;
+  if (o.tls) {
+    let secure: https.ServerOptions;
+    try {
+      secure = tlsOptions(o.tls);
+      server = https.createServer({ ...common, ...secure, handshakeTimeout: o.limits.handshakeTimeoutMs }, app);
+    } catch (err) {
+      throw new QtError(ErrorCodes.CERT, 'cannot use the server certificate, key or CA', {
+        cause: err,
+        hint: 'check that --cert and --key are a pair and --ca is a PEM CA certificate',
+      });
+    }
+    server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket));
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
+      o.metrics.handshakeErrors.inc({ reason: err.code ?? 'unknown' });
+      o.onTlsError?.(err, socket);
+      socket.destroy(); // with a listener here, Node leaves this to us
+    });
+  } else {
+    server = http.createServer(common, app);
+  }
+  server.maxConnections = o.limits.maxConnections;
+  server.on('connection', (socket: Socket) => {
+    o.metrics.connections.inc();
+    socket.once('close', () => o.metrics.connections.dec());
+  });
+  // A client error (bad request line, oversized header, timeout) gets a bare
+  // answer where the socket still can, and never reaches the process.
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET')) return void socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ code: status === 431 ? 'header_too_large' : status === 408 ? 'request_timeout' : 'bad_request', message: err.message });
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${o.host}:${o.port}`;
+      reject(
+        new QtError(ErrorCodes.NETWORK, `cannot listen on ${where}`, {
+          cause: err,
+          hint: err.code === 'EADDRINUSE' ? 'another program uses the port; stop it or pick another --port' : 'check --host and --port',
+        }),
+      );
+    });
+    server.listen(o.port, o.host, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+  server.on('error', () => {}); // after listening, per-connection errors are handled above
+
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    url: `${o.tls ? 'https' : 'http'}://${host}:${address.port}`,
+    reload(tls) {
+      (server as https.Server).setSecureContext(tlsOptions(tls));
+    },
+    close(graceMs) {
+      closing ??= new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

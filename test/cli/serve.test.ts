@@ -1,0 +1,265 @@
+import dgram from 'node:dgram';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
+import { request } from '../helpers/https.ts';
+import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
+
+let pki: TestPki;
+const procs: CliProcess[] = [];
+const packets: StatusPacket[] = [];
+let udp: dgram.Socket;
+let udpPort: number;
+
+beforeAll(async () => {
+  pki = await makeTestPki();
+  udp = dgram.createSocket('udp4');
+  udp.on('message', (m) => {
+    const r = decode(m);
+    if (r.ok) packets.push(r.packet);
+  });
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  udpPort = udp.address().port;
+});
+afterAll(() => {
+  for (const p of procs) p.kill('SIGKILL');
+  udp.close();
+  pki.remove();
+});
+
+let dbCount = 0;
+async function serve(...extra: string[]): Promise<{ proc: CliProcess; url: string; db: string }> {
+  const db = join(pki.dir, `s${dbCount++}.db`);
+  const add = await runCli(['users', 'add', VALID_USER, '--db', db]);
+  expect(add.code).toBe(0);
+  const proc = new CliProcess([
+    'serve', '--host', '127.0.0.1', '--port', '0', '--db', db,
+    '--cert', pki.server.cert, '--key', pki.server.key, '--ca', pki.ca,
+    '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`, ...extra,
+  ]);
+  procs.push(proc);
+  const m = await proc.waitFor('stderr', /serving (https?:\/\/127\.0\.0\.1:\d+)/);
+  return { proc, url: (m[1] as string).replace('127.0.0.1', 'localhost'), db };
+}
+
+async function nextPacket(email: string): Promise<StatusPacket> {
+  for (let i = 0; i < 100; i++) {
+    const p = packets.find((x) => x.email === email);
+    if (p) {
+      packets.splice(packets.indexOf(p), 1);
+      return p;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no packet for ${email}`);
+}
+
+describe('qtstatus serve', () => {
+  let url: string;
+  let db: string;
+  let proc: CliProcess;
+  beforeAll(async () => ({ url, db, proc } = await serve()));
+  const as = (who: { cert: string; key: string } | undefined, opts: Parameters<typeof request>[1] = {}) =>
+    request(`${url}/api/client`, { ca: pki.ca, ...who, ...opts });
+
+  it('records a verified, registered user, answers 204 and announces the update', async () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const r = await as(pki.client);
+    expect(r.status).toBe(204);
+    expect(r.body).toBe('');
+    const p = await nextPacket(VALID_USER);
+    expect(p.ip).toBe('127.0.0.1');
+    expect(p.port).toBe(r.localPort);
+    expect(p.lastSeenNs).toBeGreaterThanOrEqual(before);
+    const shown = await runCli(['users', 'show', VALID_USER, '--json', '--db', db]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ email: VALID_USER, lastSeenNs: p.lastSeenNs.toString(), ip: '127.0.0.1', port: r.localPort });
+  });
+
+  it('last seen never moves backwards across requests', async () => {
+    const a = await as(pki.client);
+    const pa = await nextPacket(VALID_USER);
+    const b = await as(pki.client);
+    const pb = await nextPacket(VALID_USER);
+    expect([a.status, b.status]).toEqual([204, 204]);
+    expect(pb.lastSeenNs).toBeGreaterThan(pa.lastSeenNs);
+  });
+
+  it.each([
+    ['no certificate', undefined, 'no_certificate', 'No required SSL certificate was sent'],
+    ['a CN that is not an email', 'badCn', 'invalid_cn', 'CN must be a valid email address'],
+    ['two CNs', 'twoCns', 'multiple_cn', 'certificate subject has more than one CN'],
+    ['a certificate from another CA', 'otherCa', 'certificate_invalid', /^The SSL certificate error: certificate is not signed by a trusted CA \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/],
+    ['an expired certificate', 'expired', 'certificate_invalid', /certificate has expired \(CERT_HAS_EXPIRED\)/],
+    ['a server certificate as client', 'server', 'certificate_invalid', /not for client authentication .*\(INVALID_PURPOSE\)/],
+  ] as const)('answers 400 to %s', async (_what, who, code, message) => {
+    const r = await as(who ? pki[who] : undefined);
+    expect(r.status).toBe(400);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.json().code).toBe(code);
+    expect(r.json().message).toMatch(message);
+  });
+
+  it('answers 403 "User unknown" to a verified but unregistered user, and announces nothing', async () => {
+    const r = await as(pki.unknown);
+    expect(r.status).toBe(403);
+    expect(r.json()).toEqual({ code: 'user_unknown', message: 'User unknown' });
+    await new Promise((res) => setTimeout(res, 100));
+    expect(packets.find((p) => p.email === 'unknown@qt-test.com')).toBeUndefined();
+  });
+
+  it('answers 405 with Allow, 404, and 413 for a large body', async () => {
+    const get = await as(pki.client, { method: 'GET' });
+    expect(get.status).toBe(405);
+    expect(get.headers.allow).toBe('PATCH');
+    expect(get.json().code).toBe('method_not_allowed');
+    const missing = await request(`${url}/nope`, { ca: pki.ca, ...pki.client });
+    expect(missing.status).toBe(404);
+    expect(missing.json().code).toBe('not_found');
+    const big = await as(pki.client, { body: 'x'.repeat(5000) });
+    expect(big.status).toBe(413);
+    expect(big.json().code).toBe('payload_too_large');
+  });
+
+  it('GET /healthz answers without a certificate', async () => {
+    const r = await request(`${url}/healthz`, { ca: pki.ca, method: 'GET' });
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ status: 'ok' });
+  });
+
+  it('keeps serving after garbage instead of a ClientHello and a stalled handshake', async () => {
+    const port = Number(new URL(url).port);
+    const junk = net.connect(port, '127.0.0.1');
+    junk.on('error', () => {});
+    junk.write(Buffer.from('GET / HTTP/1.1\r\n\r\n\x00\xff garbage'));
+    const stalled = net.connect(port, '127.0.0.1');
+    stalled.on('error', () => {});
+    stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // a ClientHello that never ends
+    const r = await as(pki.client);
+    expect(r.status).toBe(204);
+    junk.destroy();
+    stalled.destroy();
+  });
+
+  it('logs one JSON line per request with id, identity, status and duration', async () => {
+    await as(pki.client);
+    await proc.waitFor('stdout', /"status":204/);
+    const line = proc.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.status === 204);
+    expect(line).toMatchObject({ method: 'PATCH', path: '/api/client', identity: VALID_USER, ip: '127.0.0.1' });
+    expect(typeof line.id).toBe('string');
+    expect(typeof line.ms).toBe('number');
+    expect(proc.stdout).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+  });
+});
+
+describe('qtstatus serve limits and modes', () => {
+  it('rate-limits an identity with 429 and Retry-After', async () => {
+    const { url } = await serve('--rate-limit', '1', '--rate-burst', '2');
+    const statuses: number[] = [];
+    let retry: unknown;
+    for (let i = 0; i < 4; i++) {
+      const r = await request(`${url}/api/client`, { ca: pki.ca, ...pki.client });
+      statuses.push(r.status);
+      if (r.status === 429) retry = r.headers['retry-after'];
+    }
+    expect(statuses.slice(0, 2)).toEqual([204, 204]);
+    expect(statuses).toContain(429);
+    expect(Number(retry)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('--auto-enroll registers a CA-verified email on first contact', async () => {
+    const { url, db } = await serve('--auto-enroll');
+    const r = await request(`${url}/api/client`, { ca: pki.ca, ...pki.unknown });
+    expect(r.status).toBe(204);
+    const shown = await runCli(['users', 'show', 'unknown@qt-test.com', '--json', '--db', db]);
+    expect(shown.code).toBe(0);
+  });
+
+  it('times out a client that never finishes its headers (408) and one that stalls the handshake', async () => {
+    const { url } = await serve('--header-timeout', '300ms', '--handshake-timeout', '300ms');
+    const port = Number(new URL(url).port);
+    const raw = net.connect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    const closed = new Promise((r) => raw.on('close', r));
+    await closed; // the stalled handshake is cut off
+    const slow = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: require_(pki.ca), cert: require_(pki.client.cert), key: require_(pki.client.key) });
+    slow.on('error', () => {});
+    await new Promise((r) => slow.once('secureConnect', r));
+    slow.write('PATCH /api/client HTTP/1.1\r\nHost: localhost\r\n');
+    let answer = '';
+    slow.on('data', (d) => (answer += d.toString()));
+    await new Promise((r) => slow.on('close', r));
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('answers 431 to an oversized header', async () => {
+    const { url } = await serve('--max-header-size', '1024');
+    const port = Number(new URL(url).port);
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: require_(pki.ca), cert: require_(pki.client.cert), key: require_(pki.client.key) });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('secureConnect', r));
+    s.write(`PATCH /api/client HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`);
+    let answer = '';
+    s.on('data', (d) => (answer += d.toString()));
+    await new Promise((r) => s.on('close', r));
+    expect(answer).toMatch(/^HTTP\/1\.1 431/);
+  });
+
+  it('exits 0 on SIGTERM, and reloads certificates on SIGHUP without dropping', async () => {
+    const certCopy = join(pki.dir, 'reload.crt');
+    const keyCopy = join(pki.dir, 'reload.key');
+    copyFileSync(pki.server.cert, certCopy);
+    copyFileSync(pki.server.key, keyCopy);
+    const proc = new CliProcess(['serve', '--host', '127.0.0.1', '--port', '0', '--db', join(pki.dir, 'reload.db'), '--cert', certCopy, '--key', keyCopy, '--ca', pki.ca, '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`]);
+    procs.push(proc);
+    await proc.waitFor('stderr', /serving/);
+    writeFileSync(keyCopy, 'not a key');
+    proc.kill('SIGHUP');
+    await proc.waitFor('stderr', /SIGHUP: kept the old certificates: .*reload\.key/);
+    copyFileSync(pki.server.key, keyCopy);
+    proc.kill('SIGHUP');
+    await proc.waitFor('stderr', /SIGHUP: reloaded/);
+    proc.kill('SIGTERM');
+    const r = await proc.done();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/stopped/);
+  });
+
+  it('serves Prometheus metrics on --metrics', async () => {
+    const { url, proc } = await serve('--metrics', '127.0.0.1:0');
+    const m = await proc.waitFor('stderr', /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/);
+    await request(`${url}/api/client`, { ca: pki.ca, ...pki.client });
+    await request(`${url}/api/client`, { ca: pki.ca });
+    const text = await (await fetch(m[1] as string)).text();
+    expect(text).toMatch(/qtstatus_http_requests_total\{route="api_client",status="204"\} 1/);
+    expect(text).toMatch(/qtstatus_tls_client_verification_failures_total\{reason="no_certificate"\} 1/);
+    expect(text).toMatch(/qtstatus_udp_packets_sent_total 1/);
+    expect(text).toMatch(/qtstatus_http_request_duration_seconds_bucket/);
+  });
+});
+
+describe('qtstatus serve refuses to start, with the reason', () => {
+  const base = () => ['serve', '--host', '127.0.0.1', '--port', '0', '--cert', pki.server.cert, '--key', pki.server.key, '--ca', pki.ca, '--udp-source-port', '0', '--db', join(pki.dir, 'refuse.db')];
+  it.each([
+    ['a missing certificate', ['--cert', '/nonexistent/server.crt', '--udp-target', '127.0.0.1:9'], /\/nonexistent\/server\.crt/],
+    ['a key that is not the certificate\'s', ['--key', join('KEYDIR', 'client.key'), '--udp-target', '127.0.0.1:9'], /does not belong to/],
+    ['an unresolvable UDP target', ['--udp-target', 'no-such-host.invalid:6667'], /cannot resolve UDP target no-such-host\.invalid:6667/],
+    ['a non-loopback UDP target in tests', [], /refusing to send UDP to 255\.255\.255\.255:6667 \(QTSTATUS_LOOPBACK_ONLY is set/],
+    ['a corrupt database', ['--db', 'CORRUPT', '--udp-target', '127.0.0.1:9'], /not a qtstatus database or is corrupt/],
+  ])('%s', async (_what, extra, message) => {
+    const corrupt = join(pki.dir, 'corrupt.db');
+    writeFileSync(corrupt, 'garbage'.repeat(200));
+    const args = [...base(), ...extra.map((a) => a.replace('KEYDIR', pki.dir).replace('CORRUPT', corrupt))];
+    const r = await runCli(args);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^qtstatus: /);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+function require_(file: string): Buffer {
+  return readFileSync(file);
+}

@@ -1,0 +1,62 @@
+// Certificates for server and client tests, made with qtstatus's own pki
+// (and openssl for what qtstatus refuses to make, e.g. two CNs).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KeyType } from '../../src/pki/keys.ts';
+import { initCertificates, makeClient } from '../../src/pki/make.ts';
+
+export interface TestPki {
+  dir: string;
+  ca: string;
+  server: { cert: string; key: string };
+  /** valid_user@qt-test.com, to be registered. */
+  client: { cert: string; key: string };
+  /** unknown@qt-test.com: CA-signed, never registered. */
+  unknown: { cert: string; key: string };
+  /** CN=not_an_email. */
+  badCn: { cert: string; key: string };
+  /** valid_user@qt-test.com, expired two days ago. */
+  expired: { cert: string; key: string };
+  /** valid_user@qt-test.com from another CA. */
+  otherCa: { cert: string; key: string };
+  /** Two CN attributes, signed by the CA (openssl). */
+  twoCns: { cert: string; key: string };
+  remove(): void;
+}
+
+export const VALID_USER = 'valid_user@qt-test.com';
+
+export async function makeTestPki(keyType: KeyType = 'ecdsa-p256'): Promise<TestPki> {
+  const dir = mkdtempSync(join(tmpdir(), 'qt-pki-'));
+  const hosts = [
+    { kind: 'dns', value: 'localhost' },
+    { kind: 'ip', value: '127.0.0.1' },
+    { kind: 'ip', value: '::1' },
+  ] as const;
+  const base = { days: 30, force: false, keyType };
+  await initCertificates({ dir, hosts: [...hosts], clients: [VALID_USER, 'unknown@qt-test.com'], caDays: 30, ...base });
+  await makeClient({ dir, identity: 'not_an_email', allowNonEmail: true, name: 'bad_client', ...base });
+  await makeClient({ dir, identity: VALID_USER, name: 'expired', ...base, days: 1, now: new Date(Date.now() - 3 * 86_400_000) });
+  const other = join(dir, 'other');
+  await initCertificates({ dir: other, hosts: [...hosts], clients: [VALID_USER], caDays: 30, ...base });
+  const f = (name: string) => ({ cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) });
+  const twoCns = f('two_cns');
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', twoCns.key, '-subj', `/CN=${VALID_USER}/CN=other@qt-test.com`, '-out', join(dir, 'two_cns.csr'));
+  writeFileSync(join(dir, 'two_cns.ext'), 'extendedKeyUsage = clientAuth\nkeyUsage = critical, digitalSignature\n');
+  openssl('x509', '-req', '-in', join(dir, 'two_cns.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '2', '-out', twoCns.cert, '-extfile', join(dir, 'two_cns.ext'));
+  return {
+    dir,
+    ca: join(dir, 'ca.crt'),
+    server: f('server'),
+    client: f('client'),
+    unknown: f('unknown@qt-test.com'),
+    badCn: f('bad_client'),
+    expired: f('expired'),
+    otherCa: { cert: join(other, 'client.crt'), key: join(other, 'client.key') },
+    twoCns,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

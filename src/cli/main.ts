@@ -6,6 +6,8 @@ import { VERSION } from '../version.ts';
 import { registerCerts } from './commands/certs.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerUsers } from './commands/users.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
 import { colourFor } from './style.ts';
 
@@ -34,6 +36,8 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
     );
   // Subcommands made after this point inherit the exit override and output.
   registerCerts(program);
+  registerServe(program);
+  registerUsers(program);
   registerListen(program);
   registerDemo(program);
   return program;

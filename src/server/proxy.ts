@@ -54,8 +54,10 @@ export function identifyProxied(req: IncomingMessage, trusted: BlockList): Proxi
   const one = (h: string) => headers[h]?.[0];
 
   const cn = one('x-subject-cn');
-  if (cn === undefined || cn === '') return NO_CERTIFICATE;
   const dn = one('x-subject-dn');
+  // nginx sends no header for an empty value: a DN without a CN is a
+  // certificate whose CN is missing, not a missing certificate.
+  if (cn === undefined || cn === '') return dn ? identityFromCn(undefined) : NO_CERTIFICATE;
   const identity = dn !== undefined && cnCount(dn) > 1 ? identityFromCn([cn, cn]) : identityFromCn(cn);
   if (!identity.ok) return identity;
 

@@ -1,0 +1,190 @@
+import dgram from 'node:dgram';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
+import { request } from '../helpers/https.ts';
+import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
+
+let pki: TestPki;
+const procs: CliProcess[] = [];
+const packets: StatusPacket[] = [];
+let udp: dgram.Socket;
+let udpPort: number;
+
+beforeAll(async () => {
+  pki = await makeTestPki();
+  udp = dgram.createSocket('udp4');
+  udp.on('message', (m) => {
+    const r = decode(m);
+    if (r.ok) packets.push(r.packet);
+  });
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  udpPort = udp.address().port;
+});
+afterAll(() => {
+  for (const p of procs) p.kill('SIGKILL');
+  udp.close();
+  pki.remove();
+});
+
+let n = 0;
+async function serveBehindProxy(trust: string): Promise<{ url: string; db: string }> {
+  const db = join(pki.dir, `proxy${n++}.db`);
+  await runCli(['users', 'add', VALID_USER, '--db', db]);
+  const proc = new CliProcess(['serve', '--trust-proxy', trust, '--host', '127.0.0.1', '--port', '0', '--db', db, '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`]);
+  procs.push(proc);
+  const m = await proc.waitFor('stderr', /serving (http:\/\/127\.0\.0\.1:\d+)/);
+  return { url: m[1] as string, db };
+}
+
+/** A plain-HTTP PATCH with raw header lines (so a header can appear twice). */
+function rawPatch(url: string, headerLines: string[]): Promise<{ status: number; body: any }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), '127.0.0.1', () => {
+      s.write(['PATCH /api/client HTTP/1.1', 'Host: x', 'Connection: close', 'Content-Length: 0', ...headerLines, '', ''].join('\r\n'));
+    });
+    let text = '';
+    s.on('data', (d) => (text += d.toString()));
+    s.on('error', reject);
+    s.on('close', () => {
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+      const body = text.split('\r\n\r\n')[1] ?? '';
+      resolve({ status, body: body ? JSON.parse(body) : undefined });
+    });
+  });
+}
+
+async function packetFor(email: string): Promise<StatusPacket> {
+  for (let i = 0; i < 100; i++) {
+    const i2 = packets.findIndex((p) => p.email === email);
+    if (i2 >= 0) return packets.splice(i2, 1)[0] as StatusPacket;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('no packet');
+}
+
+describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
+  it('takes identity, IP and port from a trusted proxy', async () => {
+    const { url, db } = await serveBehindProxy('127.0.0.0/8');
+    const r = await rawPatch(url, [`X-Subject-CN: ${VALID_USER}`, `X-Subject-DN: CN=${VALID_USER}`, 'X-Real-IP: 192.0.2.44', 'X-Real-Port: 51515', 'X-Forwarded-For: 192.0.2.44']);
+    expect(r.status).toBe(204);
+    expect(await packetFor(VALID_USER)).toMatchObject({ ip: '192.0.2.44', port: 51515 });
+    const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
+    expect(shown).toMatchObject({ ip: '192.0.2.44', port: 51515 });
+  });
+
+  it.each([
+    ['no identity headers', [], 400, 'no_certificate'],
+    ['a CN that is not an email', ['X-Subject-CN: not_an_email'], 400, 'invalid_cn'],
+    ['a DN without a CN', ['X-Subject-DN: O=qtstatus'], 400, 'invalid_cn'],
+    ['a DN with two CNs', [`X-Subject-CN: ${VALID_USER}`, `X-Subject-DN: CN=${VALID_USER},CN=other@qt-test.com`], 400, 'multiple_cn'],
+    ['a header twice', [`X-Subject-CN: ${VALID_USER}`, 'X-Subject-CN: other@qt-test.com'], 400, 'duplicate_header'],
+    ['an IP that is not one', [`X-Subject-CN: ${VALID_USER}`, 'X-Real-IP: nowhere'], 400, 'bad_proxy_header'],
+    ['a port that is not one', [`X-Subject-CN: ${VALID_USER}`, 'X-Real-Port: 70000'], 400, 'bad_proxy_header'],
+    ['an unregistered user', ['X-Subject-CN: unknown@qt-test.com'], 403, 'user_unknown'],
+  ])('answers %s from a trusted proxy', async (_what, headers, status, code) => {
+    const { url } = await serveBehindProxy('127.0.0.1');
+    const r = await rawPatch(url, headers);
+    expect(r.status).toBe(status);
+    expect(r.body.code).toBe(code);
+  });
+
+  it('refuses identity headers from an address that is not trusted', async () => {
+    const { url } = await serveBehindProxy('10.9.9.9');
+    const r = await rawPatch(url, [`X-Subject-CN: ${VALID_USER}`]);
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ code: 'untrusted_proxy_headers', message: 'x-subject-cn accepted only from a trusted proxy' });
+    const bare = await rawPatch(url, []);
+    expect(bare.body.code).toBe('no_certificate');
+  });
+
+  it('refuses a malformed --trust-proxy as a usage error', async () => {
+    const r = await runCli(['serve', '--trust-proxy', '10.0.0.0/99', '--udp-target', '127.0.0.1:9']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--trust-proxy "10\.0\.0\.0\/99" is not an address or CIDR/);
+  });
+});
+
+const nginx = (() => {
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!nginx)(`serve behind a real nginx${nginx ? '' : ' (skipped: nginx is not installed; .ci/run installs it)'}`, () => {
+  let proxy: ChildProcess;
+  let nginxUrl: string;
+  let db: string;
+
+  beforeAll(async () => {
+    const upstream = await serveBehindProxy('127.0.0.1');
+    db = upstream.db;
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const prefix = join(pki.dir, 'nginx');
+    mkdirSync(join(prefix, 'logs'), { recursive: true });
+    const conf = readDocConfig()
+      .replace('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
+      .replace('/etc/qtstatus/server.crt', pki.server.cert)
+      .replace('/etc/qtstatus/server.key', pki.server.key)
+      .replace('/etc/qtstatus/ca.crt', pki.ca)
+      .replace('http://127.0.0.1:8000', upstream.url);
+    writeFileSync(
+      join(prefix, 'nginx.conf'),
+      `daemon off; master_process off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+${conf}
+}`,
+    );
+    proxy = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+    nginxUrl = `https://localhost:${port}/api/client`;
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  afterAll(() => proxy?.kill('SIGKILL'));
+
+  it('records the client behind nginx with its own IP and source port', async () => {
+    const r = await request(nginxUrl, { ca: pki.ca, ...pki.client });
+    expect(r.status).toBe(204);
+    expect(await packetFor(VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
+    const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
+    expect(shown.port).toBe(r.localPort);
+  });
+
+  it('answers 400 for a CN that is not an email, 403 for an unknown user, and nginx 400 without a certificate', async () => {
+    const bad = await request(nginxUrl, { ca: pki.ca, ...pki.badCn });
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toEqual({ code: 'invalid_cn', message: 'CN must be a valid email address' });
+    const unknown = await request(nginxUrl, { ca: pki.ca, ...pki.unknown });
+    expect(unknown.status).toBe(403);
+    const none = await request(nginxUrl, { ca: pki.ca });
+    expect(none.status).toBe(400);
+    expect(none.body).toContain('No required SSL certificate was sent');
+  });
+});
+
+function readDocConfig(): string {
+  const doc = readFileSync(new URL('../../docs/nginx.md', import.meta.url), 'utf8');
+  const block = /```nginx\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (!block) throw new Error('docs/nginx.md has no nginx block');
+  return block;
+}

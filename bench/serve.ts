@@ -1,0 +1,132 @@
+// npm run bench:serve — issue #4's server benchmark, all on loopback.
+// Same certificates and load generator (bench/https-load.ts) against
+// (a) a bare Node https server with requestCert that answers 204 and
+// (b) `qtstatus serve` with the SQLite store and a loopback UDP target:
+// keep-alive PATCH throughput and new-connection (full handshake) rate, for
+// ECDSA P-256 and RSA-2048. Checks that every acknowledged update was stored
+// and announced. Goals: b/a >= 0.8 keep-alive, >= 0.9 new connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decode } from '../src/protocol/packet.ts';
+import { initCertificates } from '../src/pki/make.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import type { KeyType } from '../src/pki/keys.ts';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const node = process.execPath;
+const USER = 'bench_user@qt-test.com';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = 32;
+const ROUNDS = 3;
+const median = <T extends { result: { rps: number } }>(runs: T[]): T => [...runs].sort((x, y) => x.result.rps - y.result.rps)[Math.floor(runs.length / 2)] as T;
+
+interface Load { requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function started(child: ChildProcess): Promise<string> {
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 400; i++) {
+    const m = /serving (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
+    if (m) return (m[1] as string).replace('127.0.0.1', 'localhost');
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`server did not start: ${err}`);
+}
+
+async function load(url: string, dir: string, mode: 'keepalive' | 'new'): Promise<Load> {
+  const child = spawn(node, [here('./https-load.ts'), '--url', `${url}/api/client`, '--ca', join(dir, 'ca.crt'), '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--mode', mode, '--concurrency', String(CONCURRENCY), '--seconds', String(SECONDS)]);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.on('close', r));
+  return JSON.parse(out) as Load;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const closed = new Promise((r) => child.on('close', r));
+  child.kill('SIGTERM');
+  await closed;
+}
+
+async function runServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: number, mode: 'keepalive' | 'new') {
+  const db = join(dir, `bench-${mode}.db`);
+  if (kind === 'qtstatus') {
+    const s = SqliteStore.open(db);
+    await s.addUsers([USER], 1n);
+    await s.close();
+  }
+  const args =
+    kind === 'bare'
+      ? [here('./bare-https.ts'), join(dir, 'server.crt'), join(dir, 'server.key'), join(dir, 'ca.crt')]
+      : [here('../bin/qtstatus'), 'serve', '--host', '127.0.0.1', '--port', '0', '--db', db, '--cert', join(dir, 'server.crt'), '--key', join(dir, 'server.key'), '--ca', join(dir, 'ca.crt'),
+         '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`, '--rate-limit', '0', '--log', 'json'];
+  const child = spawn(node, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, QTSTATUS_LOOPBACK_ONLY: '1' } });
+  const url = await started(child);
+  const result = await load(url, dir, mode);
+  const rss = peakRssMb(child.pid as number);
+  await stop(child);
+  return { result, rss, db };
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const row = (name: string, r: Load, rss: number) =>
+  `  ${name.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms  peak RSS ${fmt(rss).padStart(4)} MB  (${r.requests} ok, ${r.errors} errors)`;
+
+const packets: bigint[] = [];
+const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
+udp.on('message', (m) => {
+  const d = decode(m);
+  if (d.ok) packets.push(d.packet.lastSeenNs);
+});
+await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+const udpPort = udp.address().port;
+
+console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${SECONDS} s per run, loopback only\n`);
+let failed = false;
+for (const keyType of ['ecdsa-p256', 'rsa-2048'] as KeyType[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'qt-bench-'));
+  try {
+    await initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: [USER], days: 30, caDays: 30, keyType, force: false });
+    for (const mode of ['keepalive', 'new'] as const) {
+      console.log(`${keyType}, ${mode === 'keepalive' ? 'keep-alive' : 'new connection per request'}: ${ROUNDS} alternating rounds, medians`);
+      const bare: Array<Awaited<ReturnType<typeof runServer>>> = [];
+      const qt: typeof bare = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        bare.push(await runServer('bare', dir, udpPort, mode));
+        packets.length = 0;
+        const q = await runServer('qtstatus', dir, udpPort, mode);
+        qt.push(q);
+        // Every acknowledged update: announced once, and the newest one stored.
+        await new Promise((r) => setTimeout(r, 300));
+        const acked = q.result.statuses['204'] ?? 0;
+        const s = SqliteStore.open(q.db);
+        const stored = (await s.getUser(USER))?.lastSeenNs;
+        await s.close();
+        const newest = packets.reduce((a, b) => (b > a ? b : a), 0n);
+        if (packets.length !== acked || stored !== newest) {
+          console.log(`  round ${round + 1}: ${acked} updates acknowledged but ${packets.length} announced; newest stored: ${stored === newest ? 'yes' : 'NO'}`);
+          failed = true;
+        }
+      }
+      const a = median(bare);
+      const b = median(qt);
+      console.log(row('(a) bare https, 204', a.result, a.rss));
+      console.log(row('(b) qtstatus serve', b.result, b.rss));
+      const goal = mode === 'keepalive' ? 0.8 : 0.9;
+      console.log(`  ratio b/a ${(b.result.rps / a.result.rps).toFixed(2)} (goal >= ${goal}); every acknowledged update announced and the newest stored: ${failed ? 'NO' : 'yes'}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+udp.close();
+if (failed) process.exitCode = 1;

@@ -23,6 +23,14 @@ export const ErrorCodes = {
   STORE: 'QT_STORE',
   /** A named thing (a user, say) does not exist. */
   NOT_FOUND: 'QT_NOT_FOUND',
+  /** The server could not be reached: connection refused, name not resolved, timeout, connection closed. */
+  CONNECT: 'QT_CONNECT',
+  /** The TLS handshake failed on our side: the server's certificate is not trusted or not for this name. */
+  TLS: 'QT_TLS',
+  /** The server refused our client certificate (a TLS alert, a reset, or its answer). */
+  CERT_REFUSED: 'QT_CERT_REFUSED',
+  /** The server answered with an HTTP status other than the one expected. */
+  HTTP_STATUS: 'QT_HTTP_STATUS',
   /** Anything we did not expect: a bug. */
   INTERNAL: 'QT_INTERNAL',
 } as const;

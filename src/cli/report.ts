@@ -10,6 +10,10 @@ export const ExitCodes = {
   OK: 0,
   FAILURE: 1,
   USAGE: 2,
+  CONNECT: 3,
+  TLS: 4,
+  CERT_REFUSED: 5,
+  HTTP_STATUS: 6,
 } as const;
 
 const exitCodeByError: Record<ErrorCode, number> = {
@@ -23,6 +27,10 @@ const exitCodeByError: Record<ErrorCode, number> = {
   [ErrorCodes.INTERNAL]: ExitCodes.FAILURE,
   [ErrorCodes.CERT]: ExitCodes.FAILURE,
   [ErrorCodes.CERT_INVALID]: ExitCodes.FAILURE,
+  [ErrorCodes.CONNECT]: ExitCodes.CONNECT,
+  [ErrorCodes.TLS]: ExitCodes.TLS,
+  [ErrorCodes.CERT_REFUSED]: ExitCodes.CERT_REFUSED,
+  [ErrorCodes.HTTP_STATUS]: ExitCodes.HTTP_STATUS,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -220,9 +220,9 @@ export interface ExtraLeafOptions extends LeafOptions {
 }
 
 async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string[]): Promise<MadeSet> {
+  const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
   const dirWarning = await prepare([spec], opts);
   if (dirWarning) warnings.push(dirWarning);
-  const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
   const keyType = opts.keyType ?? keyTypeOf(ca.privateKey) ?? DEFAULT_KEY_TYPE;
   const leaves = await issueLeaves(ca, [spec], [generateKeyPair(keyType)], opts, warnings);
   await writeFilesAtomically(leaves.files, { force: opts.force });

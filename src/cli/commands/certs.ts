@@ -3,7 +3,7 @@
 // is imported when a subcommand runs, so other commands start no slower.
 
 import type { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
@@ -85,23 +85,28 @@ async function withSpinner<T>(text: string, opts: Quiet, work: () => Promise<T>)
 
 async function reportMade(set: MadeSet, opts: Quiet): Promise<void> {
   const { certificateInfo } = await import('../../pki/inspect.ts');
-  const entry = (m: Made) => {
-    const info = certificateInfo(m.certificate);
-    return { role: m.role, cert: m.certPath, key: m.keyPath, reused: m.reused === true, subject: info.subject, names: info.names, notAfter: info.notAfter.toISOString(), key_type: info.key.label, info };
-  };
-  const entries = [entry(set.ca), ...set.made.map(entry)];
+  const entries = [set.ca, ...set.made].map((m) => ({ made: m, info: certificateInfo(m.certificate) }));
   if (opts.json) {
-    const out = entries.map(({ info: _info, ...rest }) => rest);
-    process.stdout.write(JSON.stringify({ dir: set.dir, certificates: out, warnings: set.warnings }) + '\n');
+    const certificates = entries.map(({ made, info }) => ({
+      role: made.role,
+      cert: made.certPath,
+      key: made.keyPath,
+      reused: made.reused === true,
+      subject: info.subject,
+      names: info.names,
+      notAfter: info.notAfter.toISOString(),
+      keyType: info.key.label,
+    }));
+    process.stdout.write(JSON.stringify({ dir: set.dir, certificates, warnings: set.warnings }) + '\n');
   }
   const c = colourFor(process.stderr, opts.json);
   for (const w of set.warnings) process.stderr.write(c.yellow(`warning: ${w}\n`));
   if (opts.quiet || opts.json) return;
-  for (const e of entries) {
-    const label = e.role === 'ca' ? (e.reused ? 'CA (kept)' : 'CA (new)') : e.role;
-    const what = e.role === 'ca' ? e.subject : namesOf(e.info);
-    const files = e.reused ? e.cert : `${e.cert} ${e.key}`;
-    process.stderr.write(`${c.bold(label.padEnd(10))} ${files}\n${' '.repeat(11)}${c.dim(`${what}; ${e.key_type}; until ${day(e.info.notAfter)}`)}\n`);
+  for (const { made, info } of entries) {
+    const label = made.role === 'ca' ? (made.reused ? 'CA (kept)' : 'CA (new)') : made.role;
+    const what = made.role === 'ca' ? info.subject : namesOf(info);
+    const files = made.reused ? made.certPath : `${made.certPath} ${made.keyPath}`;
+    process.stderr.write(`${c.bold(label.padEnd(10))} ${files}\n${' '.repeat(11)}${c.dim(`${what}; ${info.key.label}; until ${day(info.notAfter)}`)}\n`);
   }
 }
 
@@ -109,7 +114,8 @@ function nextSteps(set: MadeSet): string {
   const server = set.made.find((m) => m.role === 'server');
   const client = set.made.find((m) => m.role === 'client');
   const lines = [];
-  if (server) lines.push(`qtstatus certs verify ${server.certPath} --ca ${set.ca.certPath} --host localhost`);
+  const host = server?.certificate.subject.match(/CN=(.*)/)?.[1];
+  if (server && host) lines.push(`qtstatus certs verify ${server.certPath} --ca ${set.ca.certPath} --host ${host}`);
   if (client) lines.push(`qtstatus certs p12 ${client.certPath}     (a bundle for browsers)`);
   return lines.length ? `next:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '';
 }
@@ -186,8 +192,7 @@ async function readPassword(opts: { passwordEnv?: string; passwordFile?: string 
   return password;
 }
 
-async function exists(path: string): Promise<boolean> {
-  const { access } = await import('node:fs/promises');
+function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
     () => false,

@@ -16,10 +16,17 @@ export class BatchWriter {
 
   private readonly stream: Writable;
   private readonly maxBytes: number;
+  private readonly maxChunk: number;
 
-  constructor(stream: Writable, maxBytes = 16 * 1024 * 1024) {
+  /**
+   * `maxChunk`: the most bytes one write may carry. Processes that share a
+   * pipe (`serve --workers`) keep whole lines by writing at most PIPE_BUF
+   * (4096 bytes on Linux, pipe(7)) at a time, which the kernel never splits.
+   */
+  constructor(stream: Writable, maxBytes = 16 * 1024 * 1024, maxChunk = Infinity) {
     this.stream = stream;
     this.maxBytes = maxBytes;
+    this.maxChunk = maxChunk;
     stream.on('drain', () => {
       this.blocked = false;
       this.flush();
@@ -49,10 +56,26 @@ export class BatchWriter {
   private flush(): void {
     this.scheduled = false;
     if (this.blocked || this.closed || this.pending.length === 0) return;
-    const chunk = this.pending.join('');
+    const lines = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.stream.write(chunk)) this.blocked = true;
+    if (this.maxChunk === Infinity) {
+      if (!this.stream.write(lines.join(''))) this.blocked = true;
+      return;
+    }
+    let chunk = '';
+    let bytes = 0;
+    for (const line of lines) {
+      const size = Buffer.byteLength(line);
+      if (bytes > 0 && bytes + size > this.maxChunk) {
+        if (!this.stream.write(chunk)) this.blocked = true;
+        chunk = '';
+        bytes = 0;
+      }
+      chunk += line;
+      bytes += size;
+    }
+    if (chunk.length > 0 && !this.stream.write(chunk)) this.blocked = true;
   }
 
   /** True once the reader has gone away. */

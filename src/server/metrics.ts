@@ -1,7 +1,7 @@
 // Prometheus metrics (issue #4), with prom-client: the exposition format,
 // histograms and the process metrics are its job, not ours.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -48,4 +48,16 @@ export function createMetrics(udp: () => { sent: number; failed: number }): Serv
       registers: [registry],
     }),
   };
+}
+
+/** In a `serve --workers` process: let the primary collect these metrics. */
+export function shareWithCluster(metrics: ServerMetrics): void {
+  new AggregatorRegistry(); // its constructor is what answers the primary's requests
+  AggregatorRegistry.setRegistries([metrics.registry]);
+}
+
+/** In the primary: every worker's metrics, summed, as Prometheus text. */
+export function clusterMetrics(): { text: () => Promise<string>; contentType: string } {
+  const aggregator = new AggregatorRegistry();
+  return { text: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
 }

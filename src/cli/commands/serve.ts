@@ -1,13 +1,14 @@
 // `qtstatus serve`: the mTLS status server (issue #4). This file reads flags,
 // files and signals; the server itself is src/server.
 
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
 import { createNsClock } from '../../protocol/time.ts';
 import { DEFAULT_UDP_TARGET, formatTarget, openUdpSender, type UdpTarget } from '../../net/udp-sender.ts';
 import type { RequestLog } from '../../server/app.ts';
-import { createMetrics } from '../../server/metrics.ts';
+import { createMetrics, shareWithCluster } from '../../server/metrics.ts';
 import { trustList } from '../../server/proxy.ts';
 import { RateLimiter } from '../../server/rate-limit.ts';
 import { DEFAULT_LIMITS, startServer } from '../../server/server.ts';
@@ -17,8 +18,10 @@ import { BatchWriter } from '../batch-writer.ts';
 import { formatError } from '../report.ts';
 import { collect, parseDuration, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt } from '../options.ts';
 import { colourFor } from '../style.ts';
+import { startMetricsServer } from '../metrics-server.ts';
+import { runPrimary } from '../serve-cluster.ts';
 
-interface ServeOptions {
+export interface ServeOptions {
   host: string;
   port: number;
   cert: string;
@@ -42,6 +45,7 @@ interface ServeOptions {
   requestTimeout: number;
   grace: number;
   log: 'auto' | 'json' | 'text' | 'off';
+  workers: number;
 }
 
 function textLog(e: RequestLog): string {
@@ -50,7 +54,8 @@ function textLog(e: RequestLog): string {
   return `${e.time} ${e.status} ${e.method} ${e.path} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
 }
 
-async function serve(opts: ServeOptions): Promise<void> {
+/** Serves until a signal; in a `--workers` process, reports to the primary instead of printing. */
+async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
   const err = colourFor(process.stderr);
   const info = (text: string) => process.stderr.write(`${text}\n`);
   const proxyMode = opts.trustProxy !== undefined && opts.trustProxy.length > 0;
@@ -61,7 +66,7 @@ async function serve(opts: ServeOptions): Promise<void> {
 
   const store = await openStore(opts.db);
   const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
-  const logs = new BatchWriter(process.stdout);
+  const logs = new BatchWriter(process.stdout, undefined, worker ? 4096 : Infinity);
   const warn = (text: string) => info(err.yellow(`qtstatus serve: ${text}`));
   let sender;
   try {
@@ -108,22 +113,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   }
 
   let metricsServer: http.Server | undefined;
-  if (opts.metrics) {
-    const m = opts.metrics;
-    metricsServer = http.createServer((req, res) => {
-      if (req.url !== '/metrics') return void res.writeHead(404).end('see /metrics\n');
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      metricsServer?.once('error', (e) => reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${m.host}:${m.port}`, { cause: e, hint: 'pick another --metrics address' })));
-      metricsServer?.listen(m.port, m.host, resolve);
-    });
-    const a = metricsServer.address() as { address: string; port: number };
-    info(`metrics on http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}/metrics`);
-  }
+  if (worker) shareWithCluster(metrics);
+  else if (opts.metrics) metricsServer = await startMetricsServer(opts.metrics, () => metrics.registry.metrics(), metrics.registry.contentType);
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -133,7 +124,7 @@ async function serve(opts: ServeOptions): Promise<void> {
         process.exit(1);
       }
       stopping = true;
-      info(`qtstatus serve: ${signal}: finishing requests in flight (up to ${opts.grace / 1000}s; again to force)`);
+      if (!worker) info(`qtstatus serve: ${signal}: finishing requests in flight (up to ${opts.grace / 1000}s; again to force)`);
       Promise.all([running.close(opts.grace), metricsServer && new Promise((r) => metricsServer?.close(r))])
         .then(() => Promise.all([store.close(), sender.close(), logs.end(2000)]))
         .then(() => resolve(), resolve);
@@ -155,10 +146,13 @@ async function serve(opts: ServeOptions): Promise<void> {
       );
     });
     // Only now, with every signal handled, do tests and scripts see us ready.
+    if (worker) return void process.send?.({ type: 'listening', url: running.url, store: store.description, targets: sender.targets });
     info(`${err.bold('serving')} ${running.url}${proxyMode ? ` (plain HTTP behind trusted proxies ${opts.trustProxy?.join(', ')})` : ` (client certificates from ${opts.ca})`}`);
     info(`store ${store.description}; UDP from port ${opts.udpSourcePort} to ${sender.targets.join(', ')}${opts.autoEnroll ? '; auto-enroll on' : ''}`);
   });
-  info(`qtstatus serve: stopped (UDP packets sent ${sender.stats.sent}, failed ${sender.stats.failed}${logs.dropped ? `, log lines dropped ${logs.dropped}` : ''})`);
+  // A worker's IPC channel would keep it alive: let go of the primary.
+  if (worker) cluster.worker?.disconnect();
+  else info(`qtstatus serve: stopped (UDP packets sent ${sender.stats.sent}, failed ${sender.stats.failed}${logs.dropped ? `, log lines dropped ${logs.dropped}` : ''})`);
 }
 
 export function registerServe(program: Command): void {
@@ -192,6 +186,7 @@ export function registerServe(program: Command): void {
     .option('--header-timeout <duration>', 'time allowed for the request headers', parseDuration, DEFAULT_LIMITS.headersTimeoutMs)
     .option('--request-timeout <duration>', 'time allowed for a whole request', parseDuration, DEFAULT_LIMITS.requestTimeoutMs)
     .option('--grace <duration>', 'time to finish requests in flight at shutdown', parseDuration, 10_000)
+    .option('--workers <n>', 'processes serving one port with one shared store', parsePositiveInt, 1)
     .option('--log <format>', 'request log on stdout: auto (JSON unless a terminal), json, text, off', 'auto')
     .addHelpText(
       'after',
@@ -209,6 +204,7 @@ the store), 2 for a usage error.`,
       if (!['auto', 'json', 'text', 'off'].includes(opts.log)) {
         throw new QtError(ErrorCodes.USAGE, `--log "${opts.log}" is not one of auto, json, text, off`);
       }
-      await serve(opts);
+      if (opts.workers > 1 && cluster.isPrimary) return runPrimary(opts);
+      await serve(opts, cluster.isWorker);
     });
 }

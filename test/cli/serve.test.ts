@@ -170,6 +170,15 @@ describe('qtstatus serve limits and modes', () => {
     expect(Number(retry)).toBeGreaterThanOrEqual(1);
   });
 
+  it('--crl refuses a revoked certificate and keeps accepting the others', async () => {
+    const { url } = await serve('--crl', pki.crl);
+    const revoked = await request(`${url}/api/client`, { ca: pki.ca, ...pki.revoked });
+    expect(revoked.status).toBe(400);
+    expect(revoked.json()).toMatchObject({ code: 'certificate_invalid', reason: 'CERT_REVOKED', message: 'The SSL certificate error: certificate has been revoked (CERT_REVOKED)' });
+    const ok = await request(`${url}/api/client`, { ca: pki.ca, ...pki.client });
+    expect(ok.status).toBe(204);
+  });
+
   it('--auto-enroll registers a CA-verified email on first contact', async () => {
     const { url, db } = await serve('--auto-enroll');
     const r = await request(`${url}/api/client`, { ca: pki.ca, ...pki.unknown });

@@ -23,6 +23,10 @@ export interface TestPki {
   otherCa: { cert: string; key: string };
   /** Two CN attributes, signed by the CA (openssl). */
   twoCns: { cert: string; key: string };
+  /** revoked@qt-test.com, listed in `crl`. */
+  revoked: { cert: string; key: string };
+  /** A CRL from the CA (openssl ca -gencrl) that revokes `revoked`. */
+  crl: string;
   remove(): void;
 }
 
@@ -47,8 +51,17 @@ export async function makeTestPki(keyType: KeyType = 'ecdsa-p256'): Promise<Test
   openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', twoCns.key, '-subj', `/CN=${VALID_USER}/CN=other@qt-test.com`, '-out', join(dir, 'two_cns.csr'));
   writeFileSync(join(dir, 'two_cns.ext'), 'extendedKeyUsage = clientAuth\nkeyUsage = critical, digitalSignature\n');
   openssl('x509', '-req', '-in', join(dir, 'two_cns.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '2', '-out', twoCns.cert, '-extfile', join(dir, 'two_cns.ext'));
+  await makeClient({ dir, identity: 'revoked@qt-test.com', name: 'revoked', ...base });
+  writeFileSync(join(dir, 'crl.cnf'), `[ca]\ndefault_ca = qt\n[qt]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n`);
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'crlnumber'), '01\n');
+  const ca = ['-config', join(dir, 'crl.cnf'), '-keyfile', join(dir, 'ca.key'), '-cert', join(dir, 'ca.crt')];
+  openssl('ca', ...ca, '-revoke', join(dir, 'revoked.crt'));
+  openssl('ca', ...ca, '-gencrl', '-out', join(dir, 'crl.pem'));
   return {
     dir,
+    revoked: f('revoked'),
+    crl: join(dir, 'crl.pem'),
     ca: join(dir, 'ca.crt'),
     server: f('server'),
     client: f('client'),

@@ -6,6 +6,7 @@ import { VERSION } from '../version.ts';
 import { registerCerts } from './commands/certs.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
+import { registerPing } from './commands/ping.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerUsers } from './commands/users.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
@@ -38,6 +39,7 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
   registerCerts(program);
   registerServe(program);
   registerUsers(program);
+  registerPing(program);
   registerListen(program);
   registerDemo(program);
   return program;

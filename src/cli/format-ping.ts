@@ -7,6 +7,7 @@ import type { PingError } from '../client/diagnose.ts';
 import type { PingResult, PingTimings } from '../client/ping.ts';
 import type { RunSummary } from '../client/run.ts';
 import type { Percentiles } from '../client/stats.ts';
+import { isQtError, QtError } from '../errors.ts';
 import { exitCodeFor, formatError } from './report.ts';
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ms`;
@@ -40,10 +41,11 @@ export function pingLine(r: PingResult, who: { url: string; identity: string }, 
   );
 }
 
+/** A failure for JSON: what happened (with its cause) and the hint apart. */
 export function errorJson(e: unknown): { kind: string; exitCode: number; message: string; hint?: string } {
   const kind = (e as Partial<PingError>).kind ?? 'local';
-  const hint = (e as Partial<PingError>).hint;
-  return { kind, exitCode: exitCodeFor(e), message: formatError(e).replace(/^qtstatus: /, ''), ...(hint ? { hint } : {}) };
+  const withoutHint = isQtError(e) ? new QtError(e.code, e.message, { cause: e.cause }) : e;
+  return { kind, exitCode: exitCodeFor(e), message: formatError(withoutHint).replace(/^qtstatus: /, ''), ...(isQtError(e) && e.hint ? { hint: e.hint } : {}) };
 }
 
 /** One JSON document for a single ping; `error` when it failed. */

@@ -19,6 +19,8 @@ export interface ClientOptions {
   newConnection?: boolean;
   /** How long an idle connection stays open for the next request. */
   keepAliveMs?: number;
+  /** e.g. qtstatus/0.1.0 */
+  userAgent?: string;
 }
 
 export interface ConnectionStats {
@@ -37,6 +39,8 @@ export interface PingClient {
   readonly credentials: Credentials;
   readonly newConnection: boolean;
   readonly timeoutMs: number;
+  /** Sent with every request. */
+  readonly headers: Record<string, string>;
   readonly agent: Agent;
   readonly stats: ConnectionStats;
   /** Lets requests in flight finish, then closes the connections. */
@@ -76,6 +80,7 @@ export function createClient(o: ClientOptions): PingClient {
     credentials: o.credentials,
     newConnection,
     timeoutMs: o.timeoutMs,
+    headers: o.userAgent ? { 'user-agent': o.userAgent } : {},
     agent,
     stats,
     close: () => agent.close(),

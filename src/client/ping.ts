@@ -4,13 +4,11 @@
 
 import type { Dispatcher } from 'undici';
 import { STATUS_CODES } from 'node:http';
-import { VERSION } from '../version.ts';
 import type { PingClient } from './agent.ts';
 import { claimConnection, type ConnectionInfo } from './connect.ts';
 import { diagnose, type PingError } from './diagnose.ts';
 
 const MAX_BODY = 16 * 1024;
-const HEADERS = { 'user-agent': `qtstatus/${VERSION}`, 'content-length': '0' };
 
 /** Milliseconds from the start of the request, as curl's -w reports them. */
 export interface PingTimings {
@@ -160,7 +158,7 @@ function attempt(client: PingClient): Promise<Outcome> {
         resolve({ error, stale });
       },
     };
-    client.agent.dispatch({ origin, path, method: 'PATCH', headers: HEADERS, reset: client.newConnection }, handler);
+    client.agent.dispatch({ origin, path, method: 'PATCH', headers: client.headers, reset: client.newConnection }, handler);
   });
 }
 

@@ -4,6 +4,7 @@
 
 import type { Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
+import { VERSION } from '../../version.ts';
 import type { PingClient } from '../../client/agent.ts';
 import type { Credentials } from '../../client/credentials.ts';
 import { DEFAULT_URL, parseTarget, type Target } from '../../client/target.ts';
@@ -64,6 +65,7 @@ async function newClient(s: Session, opts: PingOptions, extra: { connections?: n
     insecure: opts.insecure,
     timeoutMs: opts.timeout,
     newConnection: opts.newConnection,
+    userAgent: `qtstatus/${VERSION}`,
     ...extra,
   });
 }

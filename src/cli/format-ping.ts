@@ -79,7 +79,7 @@ const counts = (o: Record<string, number | undefined>) =>
 export function runText(s: RunSummary, who: { url: string; identity: string }, c: ChalkInstance): string {
   const conns = s.connections;
   const lines = [
-    `${c.bold(`${s.completed} requests`)} to ${who.url} as ${who.identity}, ${s.concurrency} at a time${s.newConnection ? ', a new connection each' : ''}: ` +
+    `${c.bold(s.completed === s.count ? `${s.count} requests` : `${s.completed} of ${s.count} requests (stopped)`)} to ${who.url} as ${who.identity}, ${s.concurrency} at a time${s.newConnection ? ', a new connection each' : ''}: ` +
       `${s.seconds.toFixed(2)} s, ${c.bold(`${s.requestsPerSecond.toFixed(1)} requests/s`)}`,
     `latency      ${s.latencyMs ? pct(s.latencyMs) : 'no answers'}`,
     `statuses     ${counts(s.statuses)}`,

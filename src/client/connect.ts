@@ -146,6 +146,8 @@ export function createConnector(o: ConnectorOptions): buildConnector.connector {
       const phase = info.connectedAt === undefined ? 'connection' : 'TLS handshake';
       settle(Object.assign(new Error(`no ${phase} within ${o.timeoutMs} ms`), { code: CONNECT_TIMEOUT }));
     }, o.timeoutMs);
+    // TLS reports the TCP socket's errors too; this catches any it would not.
+    tcp.on('error', (err: Error & { code?: string }) => settle(err));
     tcp.once('lookup', () => (info.lookupAt = performance.now()));
     tcp.once('connect', () => {
       info.connectedAt = performance.now();

@@ -2,7 +2,7 @@
 // This file reads flags, the environment and signals, and prints; the client
 // itself is src/client, loaded only when the command runs.
 
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
 import { VERSION } from '../../version.ts';
 import type { PingClient } from '../../client/agent.ts';
@@ -101,7 +101,8 @@ async function pingMany(s: Session, opts: PingOptions, count: number): Promise<v
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let spinner: { text: string; stop(): void } | undefined;
-  if (isInteractive(process.stderr, opts.json)) {
+  // ora loops forever on a terminal of zero columns (a pty nobody sized).
+  if (isInteractive(process.stderr, opts.json) && (process.stderr.columns ?? 0) > 0) {
     const { default: ora } = await import('ora');
     spinner = ora({ text: `0/${count}`, stream: process.stderr }).start();
   }
@@ -181,12 +182,13 @@ export function registerPing(program: Command): void {
     .command('ping')
     .summary('send a status update over mTLS and explain any failure')
     .description(
-      'PATCH the status URL with a client certificate, like the old client did, and print\n' +
-        'the answer with TLS details and timings (connect, TLS, first byte, total). When\n' +
-        'it fails it says what happened and what to do: connection refused, name not\n' +
-        'resolved, timeout, server certificate not signed by --ca, host name not among\n' +
-        "the certificate's names, our certificate refused, key and certificate not a pair,\n" +
-        'an encrypted key without a passphrase, a missing file, an expired certificate.',
+      'PATCH the status URL with a client certificate, as the old client did, and\n' +
+        'print the answer with TLS details and timings (connect, TLS, first byte,\n' +
+        'total). A failure says what happened and what to do: connection refused,\n' +
+        'name not resolved, timeout, server certificate not signed by --ca, host\n' +
+        "name not among the certificate's names, our certificate refused, key and\n" +
+        'certificate not a pair, encrypted key without a passphrase, missing file,\n' +
+        'expired client certificate.',
     )
     .argument('[url]', 'the status URL (no path means /api/client)', DEFAULT_URL)
     .option('--cert <file>', 'client certificate (PEM)', 'certs/client.crt')
@@ -194,7 +196,7 @@ export function registerPing(program: Command): void {
     .option('--ca <file>', "CA certificate(s) that signed the server's certificate", 'certs/ca.crt')
     .option('--passphrase-file <file>', 'file whose first line is the passphrase of an encrypted key')
     .option('-k, --insecure', "do not verify the server's certificate (like curl -k; warns every time)")
-    .option('-t, --timeout <duration>', 'to connect (DNS, TCP, TLS), and then for the answer', parseDuration, 10_000)
+    .addOption(new Option('-t, --timeout <duration>', 'to connect (DNS, TCP, TLS), and then for the answer').argParser(parseDuration).default(10_000, '10s'))
     .option('-n, --count <n>', 'send n requests and print a summary (requests/s, p50/p90/p99, statuses, errors)', parsePositiveInt)
     .option('-c, --concurrency <n>', 'with --count: requests in flight at once, one connection each', parsePositiveInt)
     .option('--new-connection', 'a new connection and full TLS handshake for every request, to measure handshakes')

@@ -31,12 +31,24 @@ export function timingsText(t: PingTimings): string {
   return [...parts, `first byte ${ms(t.firstByte)}`, `total ${ms(t.total)}`].join(', ');
 }
 
+export interface Who {
+  url: string;
+  /** Undefined without a client certificate. */
+  identity?: string;
+}
+
+/** "as alice@example.org", or "without a client certificate". */
+export function asWho(who: Who, c?: ChalkInstance): string {
+  if (who.identity === undefined) return 'without a client certificate';
+  return `as ${c ? c.bold(who.identity) : who.identity}`;
+}
+
 /** The one line of a successful ping. */
-export function pingLine(r: PingResult, who: { url: string; identity: string }, c: ChalkInstance): string {
+export function pingLine(r: PingResult, who: Who, c: ChalkInstance): string {
   const conn = r.connection;
   const at = conn.remoteAddress ? ` (${conn.remoteAddress})` : '';
   return (
-    `${c.green.bold(`${r.status} ${r.statusText}`)} as ${c.bold(who.identity)} to ${who.url}${at} ` +
+    `${c.green.bold(`${r.status} ${r.statusText}`)} ${asWho(who, c)} to ${who.url}${at} ` +
     `${conn.protocol ?? '?'} ${conn.cipher ?? '?'}; ${timingsText(r.timings)}\n`
   );
 }
@@ -49,7 +61,7 @@ export function errorJson(e: unknown): { kind: string; exitCode: number; message
 }
 
 /** One JSON document for a single ping; `error` when it failed. */
-export function pingJson(who: { url: string; identity?: string }, r: PingResult | undefined, error: unknown): string {
+export function pingJson(who: Who, r: PingResult | undefined, error: unknown): string {
   const doc = {
     ok: r?.ok === true && error === undefined,
     url: who.url,
@@ -76,10 +88,10 @@ const counts = (o: Record<string, number | undefined>) =>
     .map(([k, n]) => `${k} ×${n}`)
     .join(', ') || 'none';
 
-export function runText(s: RunSummary, who: { url: string; identity: string }, c: ChalkInstance): string {
+export function runText(s: RunSummary, who: Who, c: ChalkInstance): string {
   const conns = s.connections;
   const lines = [
-    `${c.bold(s.completed === s.count ? `${s.count} requests` : `${s.completed} of ${s.count} requests (stopped)`)} to ${who.url} as ${who.identity}, ${s.concurrency} at a time${s.newConnection ? ', a new connection each' : ''}: ` +
+    `${c.bold(s.completed === s.count ? `${s.count} requests` : `${s.completed} of ${s.count} requests (stopped)`)} to ${who.url} ${asWho(who)}, ${s.concurrency} at a time${s.newConnection ? ', a new connection each' : ''}: ` +
       `${s.seconds.toFixed(2)} s, ${c.bold(`${s.requestsPerSecond.toFixed(1)} requests/s`)}`,
     `latency      ${s.latencyMs ? pct(s.latencyMs) : 'no answers'}`,
     `statuses     ${counts(s.statuses)}`,
@@ -90,13 +102,13 @@ export function runText(s: RunSummary, who: { url: string; identity: string }, c
   return lines.join('\n') + '\n';
 }
 
-export function runJson(s: RunSummary, who: { url: string; identity: string }): string {
+export function runJson(s: RunSummary, who: Who): string {
   const { mainFailure, latencyMs, connections, ...rest } = s;
   return (
     JSON.stringify({
       ok: mainFailure === undefined && s.completed === s.count,
       url: who.url,
-      identity: who.identity,
+      ...(who.identity ? { identity: who.identity } : {}),
       ...rest,
       seconds: round(s.seconds),
       requestsPerSecond: round(s.requestsPerSecond),

@@ -104,7 +104,7 @@ export function createConnector(o: ConnectorOptions): buildConnector.connector {
   // certificate would be that client's (this is why each identity has its own Agent).
   const sessions = new Map<string, Buffer>();
   let nextId = 1;
-  const { cert, key, ca } = o.credentials;
+  const { client, ca } = o.credentials;
 
   return ({ hostname, port }, callback) => {
     const servername = isIP(hostname) === 0 ? hostname : undefined;
@@ -123,8 +123,8 @@ export function createConnector(o: ConnectorOptions): buildConnector.connector {
       host: hostname,
       servername,
       ca,
-      cert,
-      key,
+      cert: client?.cert,
+      key: client?.key,
       // Verified below, where the server's certificate can still be described;
       // no socket reaches undici unless it is authorized (or --insecure).
       rejectUnauthorized: false,

@@ -10,8 +10,9 @@ import { certificateInfo, type CertificateInfo } from '../pki/inspect.ts';
 import { isEncryptedKeyPem, readCertificateAndKey, readCertificatesFile } from '../pki/read.ts';
 
 export interface CredentialFiles {
-  cert: string;
-  key: string;
+  /** The client's certificate and key; both undefined: no client certificate. */
+  cert?: string;
+  key?: string;
   /** CA certificates to trust; not read when `insecure`. */
   ca: string;
   passphrase?: string;
@@ -20,16 +21,25 @@ export interface CredentialFiles {
   passphraseHint?: string;
 }
 
-export interface Credentials {
-  files: { cert: string; key: string; ca: string | undefined };
+/** The certificate and key we present. */
+export interface ClientCertificate {
+  certFile: string;
+  keyFile: string;
   /** PEM text for tls.connect. */
   cert: string;
   key: string;
-  ca: string | undefined;
   certificate: X509Certificate;
   info: CertificateInfo;
+}
+
+export interface Credentials {
+  /** Undefined: we present no certificate (to see how a server refuses that). */
+  client?: ClientCertificate;
   /** Who we are to the server: the certificate's CN (or its subject). */
-  identity: string;
+  identity?: string;
+  caFile?: string;
+  /** PEM text for tls.connect; undefined when insecure. */
+  ca?: string;
   cas: X509Certificate[];
   caInfo: CertificateInfo[];
 }
@@ -53,41 +63,51 @@ async function readPassphrase(path: string): Promise<string> {
   }
 }
 
-/** Reads and checks the client's files; `now` is for tests. */
-export async function loadCredentials(f: CredentialFiles & { insecure?: boolean }, now = new Date()): Promise<Credentials> {
+async function readClient(certFile: string, keyFile: string, f: CredentialFiles, now: Date): Promise<ClientCertificate> {
   const passphrase = f.passphraseFile !== undefined ? await readPassphrase(f.passphraseFile) : f.passphrase;
-  const [pair, cas] = await Promise.all([
-    readCertificateAndKey(f.cert, f.key, { passphrase, what: 'client key' }).catch(async (err: unknown) => {
-      // pki says "give its passphrase"; say how, when that is the problem.
-      if (isQtError(err) && err.code === ErrorCodes.CERT && passphrase === undefined && f.passphraseHint !== undefined) {
-        const text = await readFile(f.key, 'latin1').catch(() => '');
-        if (isEncryptedKeyPem(text)) {
-          throw new QtError(ErrorCodes.CERT, err.message, { hint: `give its passphrase: ${f.passphraseHint}` });
-        }
+  const pair = await readCertificateAndKey(certFile, keyFile, { passphrase, what: 'client key' }).catch(async (err: unknown) => {
+    // pki says "give its passphrase"; say how, when that is the problem.
+    if (isQtError(err) && err.code === ErrorCodes.CERT && passphrase === undefined && f.passphraseHint !== undefined) {
+      const text = await readFile(keyFile, 'latin1').catch(() => '');
+      if (isEncryptedKeyPem(text)) {
+        throw new QtError(ErrorCodes.CERT, err.message, { hint: `give its passphrase: ${f.passphraseHint}` });
       }
-      throw err;
-    }),
-    f.insecure ? [] : readCertificatesFile(f.ca, 'CA certificate'),
-  ]);
+    }
+    throw err;
+  });
   const info = certificateInfo(pair.certificate, now);
   if (info.status === 'expired') {
-    throw new QtError(ErrorCodes.CERT_INVALID, `the client certificate ${f.cert} expired on ${when(info.notAfter, now)}`, {
+    throw new QtError(ErrorCodes.CERT_INVALID, `the client certificate ${certFile} expired on ${when(info.notAfter, now)}`, {
       hint: `make a new one from the server's CA: qtstatus certs client ${info.commonName ?? 'EMAIL'}`,
     });
   }
   if (info.status === 'not yet valid') {
-    throw new QtError(ErrorCodes.CERT_INVALID, `the client certificate ${f.cert} is not valid until ${when(info.notBefore, now)}`, {
+    throw new QtError(ErrorCodes.CERT_INVALID, `the client certificate ${certFile} is not valid until ${when(info.notBefore, now)}`, {
       hint: "check this computer's clock, or wait",
     });
   }
   return {
-    files: { cert: f.cert, key: f.key, ca: f.insecure ? undefined : f.ca },
+    certFile,
+    keyFile,
     cert: pair.certificate.toString(),
     key: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    ca: f.insecure ? undefined : cas.map((c) => c.toString()).join(''),
     certificate: pair.certificate,
     info,
-    identity: info.commonName ?? info.subject,
+  };
+}
+
+/** Reads and checks the client's files; `now` is for tests. */
+export async function loadCredentials(f: CredentialFiles & { insecure?: boolean }, now = new Date()): Promise<Credentials> {
+  if ((f.cert === undefined) !== (f.key === undefined)) {
+    throw new QtError(ErrorCodes.USAGE, f.cert === undefined ? 'a key without its certificate' : 'a certificate without its key', { hint: 'give both --cert and --key' });
+  }
+  const [client, cas] = await Promise.all([
+    f.cert === undefined || f.key === undefined ? undefined : readClient(f.cert, f.key, f, now),
+    f.insecure ? [] : readCertificatesFile(f.ca, 'CA certificate'),
+  ]);
+  return {
+    ...(client ? { client, identity: client.info.commonName ?? client.info.subject } : {}),
+    ...(f.insecure ? {} : { caFile: f.ca, ca: cas.map((c) => c.toString()).join('') }),
     cas,
     caInfo: cas.map((c) => certificateInfo(c, now)),
   };

@@ -101,19 +101,25 @@ function names(cert: X509Certificate | undefined): string {
 
 /** "the server refused our client certificate", with why and what to do. */
 export function certificateRefused(ctx: { credentials: Credentials }, cause: string, hint?: string): PingError {
-  const c = ctx.credentials;
+  const { client, identity } = ctx.credentials;
+  if (!client) {
+    return new PingError('certificate-refused', ErrorCodes.CERT_REFUSED, 'the server wants a client certificate', {
+      cause,
+      hint: 'we sent none, as --no-cert asks; give --cert and --key',
+    });
+  }
   return new PingError('certificate-refused', ErrorCodes.CERT_REFUSED, 'the server refused our client certificate', {
     cause,
     hint:
       hint ??
-      `does the server trust "${c.info.issuer}", the CA that signed ${c.files.cert}? ` +
-        `use a certificate from the server's CA, e.g. made with \`qtstatus certs client ${c.identity}\` in its certs directory`,
+      `does the server trust "${client.info.issuer}", the CA that signed ${client.certFile}? ` +
+        `use a certificate from the server's CA, e.g. made with \`qtstatus certs client ${identity}\` in its certs directory`,
   });
 }
 
 function untrusted(code: string, ctx: FailureContext, peer: X509Certificate | undefined): PingError {
   const info = peer ? certificateInfo(peer) : undefined;
-  const caFile = ctx.credentials.files.ca ?? 'the CA file';
+  const caFile = ctx.credentials.caFile ?? 'the CA file';
   const ours = ctx.credentials.caInfo.map((c) => `"${c.subject}"`).join(', ') || 'no certificate';
   const tls = (message: string, cause: string, hint: string) => new PingError('server-untrusted', ErrorCodes.TLS, message, { cause: `${cause} (${code})`, hint });
   if (code === 'CERT_HAS_EXPIRED' && info) {
@@ -182,13 +188,15 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
   // server that refuses our certificate says so.
   const alert = tlsAlert(cause) ?? tlsAlert(conn?.error);
   if (alert && CERT_ALERTS.has(alert.name)) {
-    const hint =
-      alert.name === 'certificate expired'
-        ? `the server says ${ctx.credentials.files.cert} has expired: check the clocks, or make a new one: qtstatus certs client ${ctx.credentials.identity}`
+    const { client, identity } = ctx.credentials;
+    const hint = !client
+      ? undefined
+      : alert.name === 'certificate expired'
+        ? `the server says ${client.certFile} has expired: check the clocks, or make a new one: qtstatus certs client ${identity}`
         : alert.name === 'certificate revoked'
-          ? `the server has revoked ${ctx.credentials.files.cert}: ask for a new one`
+          ? `the server has revoked ${client.certFile}: ask for a new one`
           : alert.name === 'handshake failure'
-            ? `does the server trust "${ctx.credentials.info.issuer}", the CA that signed ${ctx.credentials.files.cert}? less likely: no TLS version or cipher in common`
+            ? `does the server trust "${client.info.issuer}", the CA that signed ${client.certFile}? less likely: no TLS version or cipher in common`
             : undefined;
     return certificateRefused(ctx, alertText(alert), hint);
   }
@@ -223,11 +231,11 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
 // qtstatus serve's codes (and the old nginx's messages) for a refused certificate.
 const CERT_CODES = new Set(['no_certificate', 'certificate_invalid', 'invalid_cn', 'multiple_cn']);
 
-function answerHint(r: PingResult, c: Credentials): string | undefined {
+function answerHint(r: PingResult, identity = 'EMAIL'): string | undefined {
   if (r.code === 'user_unknown' || r.message === 'User unknown') {
-    return `${c.identity} is not registered there: run \`qtstatus users add ${c.identity}\` on the server, or start it with --auto-enroll`;
+    return `${identity} is not registered there: run \`qtstatus users add ${identity}\` on the server, or start it with --auto-enroll`;
   }
-  if (r.status === 429) return `too many requests for ${c.identity}; try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}`;
+  if (r.status === 429) return `too many requests for ${identity}; try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}`;
   if (r.status === 404 || r.status === 405) return "check the URL's path: `qtstatus serve` takes PATCH on /api/client";
   if (r.status >= 500) return "a problem on the server's side: see its log";
   if (r.status < 300) return 'is the URL the status API? it answers 204 to a recorded update';
@@ -237,22 +245,23 @@ function answerHint(r: PingResult, c: Credentials): string | undefined {
 /** Why an answer is not the 204 of a recorded update; undefined when it is. */
 export function answerFailure(r: PingResult, ctx: { credentials: Credentials }): PingError | undefined {
   if (r.ok) return undefined;
-  const c = ctx.credentials;
+  const { client, identity } = ctx.credentials;
   if ((r.code !== undefined && CERT_CODES.has(r.code)) || (r.status === 400 && /SSL certificate/i.test(r.message ?? ''))) {
-    const hint =
-      r.code === 'invalid_cn'
-        ? `the server wants an email address as the certificate's CN; ${c.files.cert} has "${c.identity}"`
+    const hint = !client
+      ? undefined
+      : r.code === 'invalid_cn'
+        ? `the server wants an email address as the certificate's CN; ${client.certFile} has "${identity}"`
         : r.code === 'multiple_cn'
-          ? `the server wants one CN in the certificate's subject; ${c.files.cert} has "${c.info.subject}"`
+          ? `the server wants one CN in the certificate's subject; ${client.certFile} has "${client.info.subject}"`
           : r.code === 'no_certificate' || /No required SSL certificate/i.test(r.message ?? '')
             ? 'the server got no certificate from us: does a proxy between us end TLS?'
             : r.reason === 'CERT_HAS_EXPIRED'
-              ? `the server thinks ${c.files.cert} has expired: compare the clocks, or make a new one: qtstatus certs client ${c.identity}`
+              ? `the server thinks ${client.certFile} has expired: compare the clocks, or make a new one: qtstatus certs client ${identity}`
               : undefined;
     return certificateRefused(ctx, `${r.status} ${r.statusText}${r.message ? `: ${r.message}` : ''}`, hint);
   }
   return new PingError('http-status', ErrorCodes.HTTP_STATUS, `the server answered ${r.status} ${r.statusText}`, {
     cause: r.message,
-    hint: answerHint(r, c),
+    hint: answerHint(r, identity),
   });
 }

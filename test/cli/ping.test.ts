@@ -106,6 +106,12 @@ describe('qtstatus ping against qtstatus serve', () => {
     expect(r.code).toBe(code);
   });
 
+  it('--no-cert: says the server wants a certificate', async () => {
+    const r = await runCli(['ping', serveUrl, '--no-cert', '--ca', pki.ca]);
+    expect(r.stderr).toBe('qtstatus: the server wants a client certificate: 400 Bad Request: No required SSL certificate was sent (we sent none, as --no-cert asks; give --cert and --key)\n');
+    expect(r.code).toBe(5);
+  });
+
   it('refuses an expired client certificate before connecting', async () => {
     const r = await ping(serveUrl, [], pki.expired);
     expect(r.code).toBe(1);

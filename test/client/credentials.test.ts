@@ -34,10 +34,19 @@ describe('loadCredentials', () => {
   it('reads the pair and the CA, and knows who we are', async () => {
     const c = await loadCredentials(files());
     expect(c.identity).toBe(VALID_USER);
-    expect(c.cert).toMatch(/^-----BEGIN CERTIFICATE-----/);
-    expect(c.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(c.client?.cert).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(c.client?.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(c.cas).toHaveLength(1);
-    expect(c.info.issuer).toMatch(/CN=qtstatus CA/);
+    expect(c.client?.info.issuer).toMatch(/CN=qtstatus CA/);
+  });
+
+  it('may present no certificate at all, but not half a pair', async () => {
+    const none = await loadCredentials({ ca: pki.ca });
+    expect(none.client).toBeUndefined();
+    expect(none.identity).toBeUndefined();
+    const half = await failure(loadCredentials({ ca: pki.ca, cert: pki.client.cert }));
+    expect(half.code).toBe(ErrorCodes.USAGE);
+    expect(formatError(half)).toBe('qtstatus: a certificate without its key (give both --cert and --key)');
   });
 
   it('refuses a key that is not the certificate\'s', async () => {

@@ -205,6 +205,19 @@ describe('ping explains what went wrong', () => {
     expect(text).toMatch(/\(does the server trust "O=qtstatus, CN=qtstatus CA [0-9a-f]{8}", the CA that signed .*client\.crt\?/);
   });
 
+  it.each([
+    ['TLS 1.3 (an alert right after the handshake)', undefined, /^qtstatus: the server wants a client certificate: TLS alert "certificate required" \(116\) \(we sent none, as --no-cert asks; give --cert and --key\)$/],
+    ['TLS 1.2 (an alert during the handshake)', 'TLSv1.2' as const, /^qtstatus: the server wants a client certificate: TLS alert "handshake failure" \(40\)/],
+  ])('a server that wants a certificate when we send none, under %s', async (_what, maxVersion, message) => {
+    const strict = await serve(requireClients(pki.ca, maxVersion));
+    const credentials = await loadCredentials({ ca: pki.ca });
+    const c = createClient({ target: parseTarget(strict.url), credentials, timeoutMs: 5000 });
+    const e = await ping(c).then(() => undefined, (err: unknown) => err as PingError);
+    await c.destroy();
+    expect(e).toMatchObject({ kind: 'certificate-refused', code: ErrorCodes.CERT_REFUSED });
+    expect(formatError(e)).toMatch(message);
+  });
+
   it('accepts any server certificate with insecure', async () => {
     const other = await serve(serverTls({ cert: pem(join(pki.dir, 'other/server.crt')), key: pem(join(pki.dir, 'other/server.key')) }));
     expect((await pingOnce(other.url, { insecure: true })).ok).toBe(true);

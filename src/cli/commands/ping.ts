@@ -12,7 +12,8 @@ import { parseDuration, parsePositiveInt } from '../options.ts';
 import { colourFor, isInteractive } from '../style.ts';
 
 interface PingOptions {
-  cert: string;
+  /** false with --no-cert */
+  cert: string | false;
   key: string;
   ca: string;
   passphraseFile?: string;
@@ -31,7 +32,7 @@ const EXPIRY_WARNING_DAYS = 7;
 interface Session {
   target: Target;
   credentials: Credentials;
-  who: { url: string; identity: string };
+  who: { url: string; identity?: string };
   warn: (text: string) => void;
 }
 
@@ -43,16 +44,16 @@ async function prepare(target: Target, opts: PingOptions): Promise<Session> {
   }
   const { loadCredentials, when } = await import('../../client/credentials.ts');
   const credentials = await loadCredentials({
-    cert: opts.cert,
-    key: opts.key,
+    ...(opts.cert === false ? {} : { cert: opts.cert, key: opts.key }),
     ca: opts.ca,
     insecure: opts.insecure === true,
     passphrase: process.env[PASSPHRASE_ENV],
     passphraseFile: opts.passphraseFile,
     passphraseHint: `--passphrase-file FILE or the environment variable ${PASSPHRASE_ENV}`,
   });
-  if (credentials.info.daysLeft < EXPIRY_WARNING_DAYS) {
-    warn(`the client certificate ${opts.cert} expires ${when(credentials.info.notAfter)}`);
+  const client = credentials.client;
+  if (client && client.info.daysLeft < EXPIRY_WARNING_DAYS) {
+    warn(`the client certificate ${client.certFile} expires ${when(client.info.notAfter)}`);
   }
   return { target, credentials, who: { url: target.url, identity: credentials.identity }, warn };
 }
@@ -147,7 +148,7 @@ async function beat(s: Session, opts: PingOptions, intervalMs: number): Promise<
   process.once('SIGTERM', onSignal);
   const out = colourFor(process.stdout, opts.json);
   process.stderr.write(
-    colourFor(process.stderr, opts.json).dim(`qtstatus ping: every ${format.duration(intervalMs)} to ${s.who.url} as ${s.who.identity}; Ctrl-C to stop`) + '\n',
+    colourFor(process.stderr, opts.json).dim(`qtstatus ping: every ${format.duration(intervalMs)} to ${s.who.url} ${format.asWho(s.who)}; Ctrl-C to stop`) + '\n',
   );
   try {
     const summary = await heartbeat(client, {
@@ -192,6 +193,7 @@ export function registerPing(program: Command): void {
     )
     .argument('[url]', 'the status URL (no path means /api/client)', DEFAULT_URL)
     .option('--cert <file>', 'client certificate (PEM)', 'certs/client.crt')
+    .option('--no-cert', 'present no client certificate (to see how the server refuses that)')
     .option('--key <file>', `client private key (PEM; passphrase from --passphrase-file or ${PASSPHRASE_ENV})`, 'certs/client.key')
     .option('--ca <file>', "CA certificate(s) that signed the server's certificate", 'certs/ca.crt')
     .option('--passphrase-file <file>', 'file whose first line is the passphrase of an encrypted key')

@@ -235,7 +235,7 @@ function answerHint(r: PingResult, identity = 'EMAIL'): string | undefined {
   if (r.code === 'user_unknown' || r.message === 'User unknown') {
     return `${identity} is not registered there: run \`qtstatus users add ${identity}\` on the server, or start it with --auto-enroll`;
   }
-  if (r.status === 429) return `too many requests for ${identity}; try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}`;
+  if (r.status === 429) return `the server limits requests per identity: try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}, or raise its --rate-limit`;
   if (r.status === 404 || r.status === 405) return "check the URL's path: `qtstatus serve` takes PATCH on /api/client";
   if (r.status >= 500) return "a problem on the server's side: see its log";
   if (r.status < 300) return 'is the URL the status API? it answers 204 to a recorded update';

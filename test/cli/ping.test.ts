@@ -1,22 +1,21 @@
 // `qtstatus ping` end to end: the real binary against a real `qtstatus serve`,
 // a real nginx (TLS 1.2, as in front of the old system) when installed, and
 // Node servers set up to fail in each way; every message and exit code.
-import dgram from 'node:dgram';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeServer } from '../../src/pki/make.ts';
-import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli.ts';
+import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
+import { packetSink, type PacketSink } from '../helpers/packets.ts';
 import { closedPort, pem, startHttps, startTcp, until, type TestHttps } from '../helpers/ping-servers.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
 
 let pki: TestPki;
-let udp: dgram.Socket;
+let sink: PacketSink;
 let udpPort: number;
-const packets: StatusPacket[] = [];
 const procs: CliProcess[] = [];
 const closers: Array<{ close(): Promise<void> }> = [];
 let encryptedKey: string;
@@ -45,13 +44,8 @@ async function startServe(port = 0, ...extra: string[]): Promise<{ proc: CliProc
 
 beforeAll(async () => {
   pki = await makeTestPki();
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (m) => {
-    const r = decode(m);
-    if (r.ok) packets.push(r.packet);
-  });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  udpPort = udp.address().port;
+  sink = await packetSink();
+  udpPort = sink.port;
   await makeServer({ dir: pki.dir, hosts: [{ kind: 'dns', value: 'elsewhere.test' }], name: 'elsewhere', days: 30, force: false });
   encryptedKey = join(pki.dir, 'encrypted.key');
   execFileSync('openssl', ['pkey', '-in', pki.client.key, '-aes256', '-passout', 'pass:secret', '-out', encryptedKey]);
@@ -63,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of procs) p.kill('SIGKILL');
   await Promise.all(closers.map((c) => c.close()));
-  udp.close();
+  sink.close();
   pki.remove();
 });
 
@@ -77,12 +71,12 @@ const TIMINGS = /connect [\d.]+ ms, TLS [\d.]+ ms, first byte [\d.]+ ms, total [
 
 describe('qtstatus ping against qtstatus serve', () => {
   it('prints one line with status, identity, server, TLS and timings, and the update is announced', async () => {
-    const before = packets.length;
+    const before = sink.packets.length;
     const r = await ping(serveUrl);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^204 No Content as valid_user@qt-test\\.com to https://localhost:\\d+/api/client \\(127\\.0\\.0\\.1\\) TLSv1\\.3 TLS_\\w+; ${TIMINGS.source}\\n$`));
-    await until(() => packets.slice(before).some((p) => p.email === VALID_USER), 5000, 'the UDP packet');
+    await until(() => sink.packets.slice(before).some((p) => p.email === VALID_USER), 5000, 'the UDP packet');
   });
 
   it('--json: one document', async () => {
@@ -253,18 +247,10 @@ async function tcp(onSocket: (s: net.Socket) => void): Promise<{ port: number }>
   return s;
 }
 
-const nginx = (() => {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-// The old system: nginx with TLS 1.2 verifies the client certificate and
-// passes the identity to the application (here `qtstatus serve --trust-proxy`).
-describe.skipIf(!nginx)(`qtstatus ping through a real nginx with TLS 1.2${nginx ? '' : ' (skipped: nginx is not installed)'}`, () => {
+// The old system: nginx with TLS 1.2 (the configuration of docs/nginx.md)
+// verifies the client certificate and passes the identity to the application
+// (here `qtstatus serve --trust-proxy`).
+describe.skipIf(!hasNginx)(`qtstatus ping through a real nginx with TLS 1.2${hasNginx ? '' : ' (skipped: nginx is not installed)'}`, () => {
   let proxy: ChildProcess;
   let url: string;
   beforeAll(async () => {
@@ -272,41 +258,14 @@ describe.skipIf(!nginx)(`qtstatus ping through a real nginx with TLS 1.2${nginx 
     procs.push(upstream);
     const upstreamUrl = (await upstream.waitFor('stderr', /serving (http:\/\/127\.0\.0\.1:\d+)/))[1] as string;
     const port = await closedPort();
-    const prefix = join(pki.dir, 'nginx');
-    mkdirSync(join(prefix, 'logs'), { recursive: true });
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      `daemon off; master_process off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  map $ssl_client_s_dn $ssl_client_s_dn_cn { default ""; ~(^|,)CN=(?<cn>[^,]+) $cn; }
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_protocols TLSv1.2;
-    ssl_certificate ${pki.server.cert};
-    ssl_certificate_key ${pki.server.key};
-    ssl_client_certificate ${pki.ca};
-    ssl_verify_client on;
-    location /api/ {
-      proxy_pass ${upstreamUrl};
-      proxy_set_header X-Subject-CN $ssl_client_s_dn_cn;
-      proxy_set_header X-Subject-DN $ssl_client_s_dn;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Real-Port $remote_port;
-    }
-  }
-}`,
-    );
-    proxy = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+    const conf = docNginxConfig()
+      .replace('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;\n    ssl_protocols TLSv1.2;`)
+      .replace('/etc/qtstatus/server.crt', pki.server.cert)
+      .replace('/etc/qtstatus/server.key', pki.server.key)
+      .replace('/etc/qtstatus/ca.crt', pki.ca)
+      .replace('http://127.0.0.1:8000', upstreamUrl);
+    proxy = await startNginx(join(pki.dir, 'nginx'), port, conf);
     url = `https://localhost:${port}/api/client`;
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
   });
   afterAll(() => proxy?.kill('SIGKILL'));
 

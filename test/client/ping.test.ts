@@ -252,7 +252,7 @@ describe('ping explains answers other than 204', () => {
 
   it.each([
     [403, { code: 'user_unknown', message: 'User unknown' }, {}, 'http-status', /^qtstatus: the server answered 403 Forbidden: User unknown \(valid_user@qt-test\.com is not registered there: run `qtstatus users add valid_user@qt-test\.com` on the server/],
-    [429, { code: 'rate_limited', message: 'too many' }, { 'retry-after': '3' }, 'http-status', /answered 429 Too Many Requests: too many \(too many requests for valid_user@qt-test\.com; try again in 3 s\)/],
+    [429, { code: 'rate_limited', message: 'too many' }, { 'retry-after': '3' }, 'http-status', /answered 429 Too Many Requests: too many \(the server limits requests per identity: try again in 3 s, or raise its --rate-limit\)/],
     [503, { code: 'store_unavailable', message: 'the store does not answer' }, {}, 'http-status', /answered 503 Service Unavailable: the store does not answer \(a problem on the server's side: see its log\)/],
     [400, { code: 'certificate_invalid', reason: 'CERT_HAS_EXPIRED', message: 'The SSL certificate error: certificate has expired (CERT_HAS_EXPIRED)' }, {}, 'certificate-refused', /refused our client certificate: 400 Bad Request: The SSL certificate error: certificate has expired \(CERT_HAS_EXPIRED\) \(the server thinks .*client\.crt has expired/],
     [400, { code: 'invalid_cn', message: 'CN must be a valid email address' }, {}, 'certificate-refused', /CN must be a valid email address \(the server wants an email address as the certificate's CN/],

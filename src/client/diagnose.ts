@@ -12,6 +12,7 @@ import { hostPort, type Target } from './target.ts';
 
 export const FAILURE_KINDS = [
   'connection-refused',
+  'unreachable',
   'dns',
   'timeout',
   'connection-closed',
@@ -165,7 +166,7 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
       return connect('connection-refused', `cannot connect to ${where}`, 'nothing listens there: start the server (`qtstatus serve`) or check the host and port in the URL');
     }
     if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ETIMEDOUT') {
-      return connect('connection-refused', `cannot connect to ${where}`, 'check the network and the address in the URL');
+      return connect('unreachable', `cannot reach ${where}`, 'check the network and the address in the URL');
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
       const subject = conn?.peer ? ` ("${certificateInfo(conn.peer).subject}")` : '';

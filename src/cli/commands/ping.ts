@@ -33,7 +33,6 @@ interface Session {
   target: Target;
   credentials: Credentials;
   who: { url: string; identity?: string };
-  warn: (text: string) => void;
 }
 
 async function prepare(target: Target, opts: PingOptions): Promise<Session> {
@@ -55,7 +54,7 @@ async function prepare(target: Target, opts: PingOptions): Promise<Session> {
   if (client && client.info.daysLeft < EXPIRY_WARNING_DAYS) {
     warn(`the client certificate ${client.certFile} expires ${when(client.info.notAfter)}`);
   }
-  return { target, credentials, who: { url: target.url, identity: credentials.identity }, warn };
+  return { target, credentials, who: { url: target.url, identity: credentials.identity } };
 }
 
 async function newClient(s: Session, opts: PingOptions, extra: { connections?: number; keepAliveMs?: number } = {}): Promise<PingClient> {
@@ -125,7 +124,7 @@ async function pingMany(s: Session, opts: PingOptions, count: number): Promise<v
     process.stdout.write(opts.json ? format.runJson(summary, s.who) : format.runText(summary, s.who, colourFor(process.stdout)));
     const main = summary.mainFailure;
     if (main) {
-      throw new QtError(main.error.code, `${summary.failed} of ${summary.completed} requests failed, ${main.count} of them: ${main.error.message}`, {
+      throw new QtError(main.error.code, `${summary.failed} of ${summary.completed} requests failed; most often (${main.count}): ${main.error.message}`, {
         cause: main.error.cause,
         hint: main.error.hint,
       });
@@ -146,6 +145,7 @@ async function beat(s: Session, opts: PingOptions, intervalMs: number): Promise<
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.stdout.on('error', onSignal); // the reader went away (e.g. | head): stop
   const out = colourFor(process.stdout, opts.json);
   process.stderr.write(
     colourFor(process.stderr, opts.json).dim(`qtstatus ping: every ${format.duration(intervalMs)} to ${s.who.url} ${format.asWho(s.who)}; Ctrl-C to stop`) + '\n',
@@ -162,6 +162,7 @@ async function beat(s: Session, opts: PingOptions, intervalMs: number): Promise<
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onSignal);
     await client.destroy();
   }
 }

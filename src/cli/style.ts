@@ -14,7 +14,10 @@ export function colourFor(stream: Stream, json = false): ChalkInstance {
   return new Chalk({ level: level as 0 | 1 | 2 | 3 });
 }
 
-/** Whether to draw spinners and progress on `stream`. */
+/**
+ * Whether to draw spinners and progress on `stream`: a terminal with a size
+ * (ora loops forever on a pty of zero columns that nobody sized).
+ */
 export function isInteractive(stream: Stream, json = false): boolean {
-  return !json && stream.isTTY === true && process.env.TERM !== 'dumb' && process.env.CI === undefined;
+  return !json && stream.isTTY === true && (stream.columns ?? 0) > 0 && process.env.TERM !== 'dumb' && process.env.CI === undefined;
 }

@@ -26,15 +26,16 @@ export function nsToIso(ns: bigint): string {
  */
 export function createNsClock(): () => bigint {
   let anchorNs = 0n;
-  let anchorPerf = -Infinity;
+  let anchorPerf = 0;
+  const anchor = () => {
+    anchorNs = BigInt(Date.now()) * NS_PER_MS;
+    anchorPerf = performance.now();
+  };
+  anchor(); // now, so the first reading has its sub-millisecond digits too
   let last = 0n;
   return () => {
-    let perf = performance.now();
-    if (perf - anchorPerf > 1000) {
-      anchorNs = BigInt(Date.now()) * NS_PER_MS;
-      anchorPerf = perf = performance.now();
-    }
-    let now = anchorNs + BigInt(Math.round((perf - anchorPerf) * 1e6));
+    if (performance.now() - anchorPerf > 1000) anchor();
+    let now = anchorNs + BigInt(Math.round((performance.now() - anchorPerf) * 1e6));
     if (now <= last) now = last + 1n;
     last = now;
     return now;

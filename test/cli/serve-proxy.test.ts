@@ -1,12 +1,12 @@
 import dgram from 'node:dgram';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
+import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
 
 let pki: TestPki;
@@ -110,16 +110,7 @@ describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
   });
 });
 
-const nginx = (() => {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-describe.skipIf(!nginx)(`serve behind a real nginx${nginx ? '' : ' (skipped: nginx is not installed; .ci/run installs it)'}`, () => {
+describe.skipIf(!hasNginx)(`serve behind a real nginx${hasNginx ? '' : ' (skipped: nginx is not installed; .ci/run installs it)'}`, () => {
   let proxy: ChildProcess;
   let nginxUrl: string;
   let db: string;
@@ -133,32 +124,14 @@ describe.skipIf(!nginx)(`serve behind a real nginx${nginx ? '' : ' (skipped: ngi
         s.close(() => resolve(p));
       });
     });
-    const prefix = join(pki.dir, 'nginx');
-    mkdirSync(join(prefix, 'logs'), { recursive: true });
-    const conf = readDocConfig()
+    const conf = docNginxConfig()
       .replace('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
       .replace('/etc/qtstatus/server.crt', pki.server.cert)
       .replace('/etc/qtstatus/server.key', pki.server.key)
       .replace('/etc/qtstatus/ca.crt', pki.ca)
       .replace('http://127.0.0.1:8000', upstream.url);
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      `daemon off; master_process off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-${conf}
-}`,
-    );
-    proxy = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+    proxy = await startNginx(join(pki.dir, 'nginx'), port, conf);
     nginxUrl = `https://localhost:${port}/api/client`;
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
   });
   afterAll(() => proxy?.kill('SIGKILL'));
 
@@ -181,10 +154,3 @@ ${conf}
     expect(none.body).toContain('No required SSL certificate was sent');
   });
 });
-
-function readDocConfig(): string {
-  const doc = readFileSync(new URL('../../docs/nginx.md', import.meta.url), 'utf8');
-  const block = /```nginx\n([\s\S]*?)```/.exec(doc)?.[1];
-  if (!block) throw new Error('docs/nginx.md has no nginx block');
-  return block;
-}

@@ -101,8 +101,7 @@ async function pingMany(s: Session, opts: PingOptions, count: number): Promise<v
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let spinner: { text: string; stop(): void } | undefined;
-  // ora loops forever on a terminal of zero columns (a pty nobody sized).
-  if (isInteractive(process.stderr, opts.json) && (process.stderr.columns ?? 0) > 0) {
+  if (isInteractive(process.stderr, opts.json)) {
     const { default: ora } = await import('ora');
     spinner = ora({ text: `0/${count}`, stream: process.stderr }).start();
   }

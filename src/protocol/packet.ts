@@ -122,18 +122,29 @@ export class PacketFieldError extends RangeError {
   }
 }
 
+/** UTF-8 bytes of `text`; short ASCII (every IP, most emails) without TextEncoder. */
+function utf8Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(text);
+    bytes[i] = c;
+  }
+  return bytes;
+}
+
 function checkedParts(p: StatusPacket): { email: Uint8Array; ip: Uint8Array } {
   if (typeof p.email !== 'string' || !isValidEmail(p.email)) {
     throw new PacketFieldError('email', RejectReasons.invalid_email);
   }
-  const email = encoder.encode(p.email);
+  const email = utf8Bytes(p.email);
   if (email.length > MAX_EMAIL_BYTES) {
     throw new PacketFieldError('email', 'email is longer than 254 bytes');
   }
   if (typeof p.ip !== 'string' || isIP(p.ip) === 0) {
     throw new PacketFieldError('ip', RejectReasons.invalid_ip);
   }
-  const ip = encoder.encode(p.ip);
+  const ip = utf8Bytes(p.ip);
   if (ip.length > MAX_IP_BYTES) throw new PacketFieldError('ip', 'client IP is longer than 255 bytes');
   if (typeof p.lastSeenNs !== 'bigint' || p.lastSeenNs < 0n || p.lastSeenNs > MAX_UINT64) {
     throw new PacketFieldError('lastSeenNs', 'last seen must be a bigint from 0 to 2^64-1');
@@ -157,16 +168,27 @@ export function encodingLength(packet: StatusPacket): number {
  */
 export function encode(packet: StatusPacket, buf?: Uint8Array, offset = 0): Uint8Array {
   const { email, ip } = checkedParts(packet);
-  const size = 12 + email.length + ip.length;
+  const n = email.length;
+  const m = ip.length;
+  const size = 12 + n + m;
   const out = buf ?? new Uint8Array(size);
   if (offset < 0 || offset + size > out.length) throw new RangeError('buffer too small for the packet');
-  const view = new DataView(out.buffer, out.byteOffset + offset, size);
-  const n = email.length;
-  view.setUint8(0, n);
-  out.set(email, offset + 1);
-  view.setBigUint64(1 + n, packet.lastSeenNs);
-  view.setUint8(9 + n, ip.length);
-  out.set(ip, offset + 10 + n);
-  view.setUint16(10 + n + ip.length, packet.port);
+  let at = offset;
+  out[at++] = n;
+  out.set(email, at);
+  at += n;
+  const hi = Number(packet.lastSeenNs >> 32n);
+  const lo = Number(packet.lastSeenNs & 0xffffffffn);
+  for (const word of [hi, lo]) {
+    out[at++] = word >>> 24;
+    out[at++] = (word >>> 16) & 0xff;
+    out[at++] = (word >>> 8) & 0xff;
+    out[at++] = word & 0xff;
+  }
+  out[at++] = m;
+  out.set(ip, at);
+  at += m;
+  out[at++] = packet.port >>> 8;
+  out[at] = packet.port & 0xff;
   return out.subarray(offset, offset + size);
 }

@@ -122,6 +122,10 @@ describe('qtstatus serve', () => {
     const big = await as(pki.client, { body: 'x'.repeat(5000) });
     expect(big.status).toBe(413);
     expect(big.json().code).toBe('payload_too_large');
+    const chunked = await as(pki.client, { body: 'y'.repeat(5000), headers: { 'transfer-encoding': 'chunked' } });
+    expect(chunked.status).toBe(413);
+    const small = await as(pki.client, { body: '{}', headers: { 'transfer-encoding': 'chunked' } });
+    expect(small.status).toBe(204);
   });
 
   it('GET /healthz answers without a certificate', async () => {

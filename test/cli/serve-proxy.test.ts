@@ -1,33 +1,26 @@
-import dgram from 'node:dgram';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
+import { packetSink, takePacket, type PacketSink } from '../helpers/packets.ts';
 import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
 
 let pki: TestPki;
 const procs: CliProcess[] = [];
-const packets: StatusPacket[] = [];
-let udp: dgram.Socket;
+let sink: PacketSink;
 let udpPort: number;
 
 beforeAll(async () => {
   pki = await makeTestPki();
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (m) => {
-    const r = decode(m);
-    if (r.ok) packets.push(r.packet);
-  });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  udpPort = udp.address().port;
+  sink = await packetSink();
+  udpPort = sink.port;
 });
 afterAll(() => {
   for (const p of procs) p.kill('SIGKILL');
-  udp.close();
+  sink.close();
   pki.remove();
 });
 
@@ -59,21 +52,13 @@ function rawPatch(url: string, headerLines: string[]): Promise<{ status: number;
   });
 }
 
-async function packetFor(email: string): Promise<StatusPacket> {
-  for (let i = 0; i < 100; i++) {
-    const i2 = packets.findIndex((p) => p.email === email);
-    if (i2 >= 0) return packets.splice(i2, 1)[0] as StatusPacket;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('no packet');
-}
 
 describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
   it('takes identity, IP and port from a trusted proxy', async () => {
     const { url, db } = await serveBehindProxy('127.0.0.0/8');
     const r = await rawPatch(url, [`X-Subject-CN: ${VALID_USER}`, `X-Subject-DN: CN=${VALID_USER}`, 'X-Real-IP: 192.0.2.44', 'X-Real-Port: 51515', 'X-Forwarded-For: 192.0.2.44']);
     expect(r.status).toBe(204);
-    expect(await packetFor(VALID_USER)).toMatchObject({ ip: '192.0.2.44', port: 51515 });
+    expect(await takePacket(sink, VALID_USER)).toMatchObject({ ip: '192.0.2.44', port: 51515 });
     const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
     expect(shown).toMatchObject({ ip: '192.0.2.44', port: 51515 });
   });
@@ -138,7 +123,7 @@ describe.skipIf(!hasNginx)(`serve behind a real nginx${hasNginx ? '' : ' (skippe
   it('records the client behind nginx with its own IP and source port', async () => {
     const r = await request(nginxUrl, { ca: pki.ca, ...pki.client });
     expect(r.status).toBe(204);
-    expect(await packetFor(VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
+    expect(await takePacket(sink, VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
     const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
     expect(shown.port).toBe(r.localPort);
   });

@@ -1,33 +1,26 @@
-import dgram from 'node:dgram';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, type StatusPacket } from '../../src/protocol/packet.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
+import { packetSink, takePacket, type PacketSink } from '../helpers/packets.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
 
 let pki: TestPki;
 const procs: CliProcess[] = [];
-const packets: StatusPacket[] = [];
-let udp: dgram.Socket;
+let sink: PacketSink;
 let udpPort: number;
 
 beforeAll(async () => {
   pki = await makeTestPki();
-  udp = dgram.createSocket('udp4');
-  udp.on('message', (m) => {
-    const r = decode(m);
-    if (r.ok) packets.push(r.packet);
-  });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  udpPort = udp.address().port;
+  sink = await packetSink();
+  udpPort = sink.port;
 });
 afterAll(() => {
   for (const p of procs) p.kill('SIGKILL');
-  udp.close();
+  sink.close();
   pki.remove();
 });
 
@@ -46,17 +39,6 @@ async function serve(...extra: string[]): Promise<{ proc: CliProcess; url: strin
   return { proc, url: (m[1] as string).replace('127.0.0.1', 'localhost'), db };
 }
 
-async function nextPacket(email: string): Promise<StatusPacket> {
-  for (let i = 0; i < 100; i++) {
-    const p = packets.find((x) => x.email === email);
-    if (p) {
-      packets.splice(packets.indexOf(p), 1);
-      return p;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no packet for ${email}`);
-}
 
 describe('qtstatus serve', () => {
   let url: string;
@@ -71,7 +53,7 @@ describe('qtstatus serve', () => {
     const r = await as(pki.client);
     expect(r.status).toBe(204);
     expect(r.body).toBe('');
-    const p = await nextPacket(VALID_USER);
+    const p = await takePacket(sink, VALID_USER);
     expect(p.ip).toBe('127.0.0.1');
     expect(p.port).toBe(r.localPort);
     expect(p.lastSeenNs).toBeGreaterThanOrEqual(before);
@@ -81,9 +63,9 @@ describe('qtstatus serve', () => {
 
   it('last seen never moves backwards across requests', async () => {
     const a = await as(pki.client);
-    const pa = await nextPacket(VALID_USER);
+    const pa = await takePacket(sink, VALID_USER);
     const b = await as(pki.client);
-    const pb = await nextPacket(VALID_USER);
+    const pb = await takePacket(sink, VALID_USER);
     expect([a.status, b.status]).toEqual([204, 204]);
     expect(pb.lastSeenNs).toBeGreaterThan(pa.lastSeenNs);
   });
@@ -108,7 +90,7 @@ describe('qtstatus serve', () => {
     expect(r.status).toBe(403);
     expect(r.json()).toEqual({ code: 'user_unknown', message: 'User unknown' });
     await new Promise((res) => setTimeout(res, 100));
-    expect(packets.find((p) => p.email === 'unknown@qt-test.com')).toBeUndefined();
+    expect(sink.packets.find((p) => p.email === 'unknown@qt-test.com')).toBeUndefined();
   });
 
   it('answers 405 with Allow, 404, and 413 for a large body', async () => {

@@ -20,3 +20,13 @@ export async function packetSink(): Promise<PacketSink> {
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
   return { port: socket.address().port, packets, close: () => socket.close() };
 }
+
+/** Removes and returns the first packet for `email`, waiting up to ~2 s for it. */
+export async function takePacket(sink: PacketSink, email: string): Promise<StatusPacket> {
+  for (let i = 0; i < 100; i++) {
+    const at = sink.packets.findIndex((p) => p.email === email);
+    if (at >= 0) return sink.packets.splice(at, 1)[0] as StatusPacket;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no status packet for ${email}`);
+}

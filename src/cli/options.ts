@@ -6,15 +6,23 @@ import { isIP } from 'node:net';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); longer ones fire at once. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** "500ms", "10s", "2m", "1h", "1m30s" or a bare number of seconds → milliseconds. */
 export function parseDuration(value: string): number {
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
-    throw new InvalidArgumentError(`"${value}" is not a duration (try 500ms, 10s, 2m or 1h)`);
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) ms = Math.round(Number(text) * 1000);
+  else {
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+      throw new InvalidArgumentError(`"${value}" is not a duration (try 500ms, 10s, 2m or 1h)`);
+    }
+    ms = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * (UNITS_MS[p[2] as string] ?? 0), 0));
   }
-  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS_MS[p[2] as string] ?? 0), 0));
+  if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(`"${value}" is too long (at most 596h, about 24 days)`);
+  return ms;
 }
 
 export function parsePort(value: string): number {

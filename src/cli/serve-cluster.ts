@@ -97,11 +97,12 @@ export async function runPrimary(opts: ServeOptions): Promise<void> {
     });
   });
 
-  for (let i = 0; i < opts.workers; i++) fork();
+  // Metrics first: if their port is taken, no worker has started yet.
   if (opts.metrics) {
     const m = clusterMetrics();
     metricsServer = await startMetricsServer(opts.metrics, m.text, m.contentType);
   }
+  for (let i = 0; i < opts.workers; i++) fork();
   try {
     await Promise.race([stopped, failed]);
   } catch (err) {

@@ -86,6 +86,13 @@ async function readClient(certFile: string, keyFile: string, f: CredentialFiles,
       hint: "check this computer's clock, or wait",
     });
   }
+  // A certificate whose extended key usage leaves out clientAuth (a server
+  // certificate, say) is refused by every server: say so before connecting.
+  if (info.extKeyUsage.length > 0 && !info.extKeyUsage.includes('clientAuth') && !info.extKeyUsage.includes('anyExtendedKeyUsage')) {
+    throw new QtError(ErrorCodes.CERT_INVALID, `${certFile} is not a client certificate: its extended key usage is ${info.extKeyUsage.join(', ')}, without clientAuth`, {
+      hint: `use a client certificate: qtstatus certs client ${info.commonName && info.commonName.includes('@') ? info.commonName : 'EMAIL'}`,
+    });
+  }
   return {
     certFile,
     keyFile,

@@ -258,7 +258,11 @@ export function answerFailure(r: PingResult, ctx: { credentials: Credentials }):
             ? 'the server got no certificate from us: does a proxy between us end TLS?'
             : r.reason === 'CERT_HAS_EXPIRED'
               ? `the server thinks ${client.certFile} has expired: compare the clocks, or make a new one: qtstatus certs client ${identity}`
-              : undefined;
+              : r.reason === 'INVALID_PURPOSE'
+                ? `${client.certFile} is not for client authentication: use a client certificate (qtstatus certs client EMAIL)`
+                : r.reason === 'CERT_REVOKED'
+                  ? `${client.certFile} has been revoked by its CA: ask for a new one`
+                  : undefined;
     return certificateRefused(ctx, `${r.status} ${r.statusText}${r.message ? `: ${r.message}` : ''}`, hint);
   }
   return new PingError('http-status', ErrorCodes.HTTP_STATUS, `the server answered ${r.status} ${r.statusText}`, {

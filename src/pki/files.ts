@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 
 export const KEY_MODE = 0o600;
@@ -41,7 +41,7 @@ export async function ensureDirectory(dir: string): Promise<{ created: boolean; 
       : { created: false };
   }
   try {
-    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    await makeDirectories(dir);
     return { created: true };
   } catch (err) {
     throw new QtError(ErrorCodes.FILE, `cannot create directory ${dir}`, {
@@ -49,6 +49,20 @@ export async function ensureDirectory(dir: string): Promise<{ created: boolean; 
       hint: 'choose a directory you can write to with --dir',
     });
   }
+}
+
+/**
+ * `mkdir -p` one level at a time: Node's recursive mkdir spins forever on
+ * some paths (under /proc, for one) instead of failing.
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (await exists(d)) break;
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) await mkdir(d, { mode: DIR_MODE });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -88,7 +88,9 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
   return (req, res) => {
     const started = performance.now();
     const id = ++idCounter;
-    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    const target = req.url ?? '/';
+    // absolute-form request targets (RFC 9112 §3.2.2) name the path too.
+    const path = (target.startsWith('/') ? target : target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/').split('?', 1)[0] as string;
     const route = path === API ? 'api_client' : path === '/healthz' ? 'healthz' : 'other';
     let identity: string | undefined;
     let ip: string | undefined;

@@ -36,9 +36,37 @@ export type ProxiedPeer = Identity & { ip?: string; port?: number };
 
 const refuse = (code: string, message: string): ProxiedPeer => ({ ok: false, code, message });
 
-/** Counts CN attributes in an RFC 4514 DN (commas escaped with \ do not split). */
+/** Counts CN attributes in an RFC 4514 DN: RDNs split at unescaped `,`, multi-valued ones at `+`. */
 function cnCount(dn: string): number {
-  return dn.split(/(?<!\\),/).filter((rdn) => /^\s*CN=/i.test(rdn)).length;
+  return dn.split(/(?<!\\)[,+]/).filter((attr) => /^\s*CN=/i.test(attr)).length;
+}
+
+/**
+ * An attribute value as nginx's `$ssl_client_s_dn` writes it (RFC 2253/4514
+ * string form): `\+` and the like for special characters, `\C3\BC` for the
+ * UTF-8 bytes of non-ASCII ones. `user\+tag@x` is the address user+tag@x.
+ */
+export function unescapeDnValue(text: string): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x5c) {
+      for (const b of Buffer.from(text[i] as string)) bytes.push(b);
+      continue;
+    }
+    const hex = /^[0-9a-fA-F]{2}/.exec(text.slice(i + 1, i + 3));
+    if (hex) {
+      bytes.push(parseInt(hex[0], 16));
+      i += 2;
+    } else if (i + 1 < text.length) {
+      bytes.push(text.charCodeAt(++i) & 0xff);
+    } else return undefined; // a trailing lone backslash
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
 }
 
 export function identifyProxied(req: IncomingMessage, trusted: BlockList): ProxiedPeer {
@@ -58,7 +86,7 @@ export function identifyProxied(req: IncomingMessage, trusted: BlockList): Proxi
   // nginx sends no header for an empty value: a DN without a CN is a
   // certificate whose CN is missing, not a missing certificate.
   if (cn === undefined || cn === '') return dn ? identityFromCn(undefined) : NO_CERTIFICATE;
-  const identity = dn !== undefined && cnCount(dn) > 1 ? identityFromCn([cn, cn]) : identityFromCn(cn);
+  const identity = dn !== undefined && cnCount(dn) > 1 ? identityFromCn([cn, cn]) : identityFromCn(unescapeDnValue(cn));
   if (!identity.ok) return identity;
 
   const ip = one('x-real-ip') ?? req.socket.remoteAddress ?? '';

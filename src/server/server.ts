@@ -53,7 +53,17 @@ export interface RunningServer {
 }
 
 function tlsOptions(m: TlsMaterial): https.ServerOptions {
-  return { cert: m.cert, key: m.key, ca: m.ca, crl: m.crl, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' };
+  return {
+    cert: m.cert,
+    key: m.key,
+    ca: m.ca,
+    crl: m.crl,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    // http/1.0 too, so `curl --http1.0` is answered (as nginx does) rather than refused in ALPN.
+    ALPNProtocols: ['http/1.1', 'http/1.0'],
+  };
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {

@@ -11,11 +11,12 @@ export function isPostgresUrl(spec: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spec);
 }
 
-export async function openStore(spec: string): Promise<Store> {
+/** `mustExist`: for commands that only read or remove, a missing database is an error, not a new file. */
+export async function openStore(spec: string, opts: { mustExist?: boolean } = {}): Promise<Store> {
   if (isPostgresUrl(spec)) {
     throw new QtError(ErrorCodes.USAGE, 'the PostgreSQL store is not in this version', {
       hint: 'use a SQLite file for --db',
     });
   }
-  return SqliteStore.open(spec);
+  return SqliteStore.open(spec, opts);
 }

@@ -4,6 +4,7 @@
 // synchronous=NORMAL in WAL mode: a commit survives a crash of the process;
 // the last commits before a power loss may not (sqlite.org/pragma.html#pragma_synchronous).
 
+import { existsSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { MIGRATIONS, SCHEMA_VERSION, SQL } from './schema.ts';
@@ -46,7 +47,12 @@ export class SqliteStore implements Store {
   }
 
   /** Opens (creating if needed) and migrates the database at `file`. */
-  static open(file: string): SqliteStore {
+  static open(file: string, opts: { mustExist?: boolean } = {}): SqliteStore {
+    if (opts.mustExist && file !== ':memory:' && !existsSync(file)) {
+      throw new QtError(ErrorCodes.STORE, `there is no database at ${file}`, {
+        hint: 'add users first with `qtstatus users add EMAIL`, or pass the --db the server uses',
+      });
+    }
     let db: DatabaseSync;
     try {
       // No `mkdir -p` here: a missing directory is more often a typo in

@@ -170,6 +170,7 @@ describe('qtstatus listen', () => {
   it.each([
     [['--port', '70000'], /"70000" is not a port/],
     [['--timeout', 'soon'], /"soon" is not a duration/],
+    [['--timeout', '5000h'], /"5000h" is too long \(at most 596h/],
     [['--count', '0'], /"0" is not a whole number of 1 or more/],
     [['--group', 'nope'], /"nope" is not an IPv4 or IPv6 address/],
     [['--bogus'], /unknown option '--bogus'/],

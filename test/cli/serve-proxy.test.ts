@@ -79,6 +79,18 @@ describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
     expect(r.body.code).toBe(code);
   });
 
+  it('unescapes nginx\'s RFC 2253 form of the CN (\\+, \\C3\\BC)', async () => {
+    const { url, db } = await serveBehindProxy('127.0.0.1');
+    await runCli(['users', 'add', 'user+tag@qt-test.com', 'o.brien@b\u00fccher.example', '--db', db]);
+    const plus = await rawPatch(url, ['X-Subject-CN: user\\+tag@qt-test.com', 'X-Subject-DN: CN=user\\+tag@qt-test.com']);
+    expect(plus.status).toBe(204);
+    expect(await takePacket(sink, 'user+tag@qt-test.com')).toMatchObject({ email: 'user+tag@qt-test.com' });
+    const idn = await rawPatch(url, ['X-Subject-CN: o.brien@b\\C3\\BCcher.example']);
+    expect(idn.status).toBe(204);
+    const multi = await rawPatch(url, ['X-Subject-CN: user\\+tag@qt-test.com', 'X-Subject-DN: CN=a@qt-test.com+CN=b@qt-test.com']);
+    expect(multi.body.code).toBe('multiple_cn');
+  });
+
   it('refuses identity headers from an address that is not trusted', async () => {
     const { url } = await serveBehindProxy('10.9.9.9');
     const r = await rawPatch(url, [`X-Subject-CN: ${VALID_USER}`]);
@@ -126,6 +138,16 @@ describe.skipIf(!hasNginx)(`serve behind a real nginx${hasNginx ? '' : ' (skippe
     expect(await takePacket(sink, VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
     const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
     expect(shown.port).toBe(r.localPort);
+  });
+
+  it('records an address with a + behind nginx, as it would directly', async () => {
+    const dir = join(pki.dir, 'plus');
+    const { makeClient } = await import('../../src/pki/make.ts');
+    await makeClient({ dir: pki.dir, identity: 'user+tag@qt-test.com', name: 'plus', days: 30, force: false });
+    await runCli(['users', 'add', 'user+tag@qt-test.com', '--db', db]);
+    const r = await request(nginxUrl, { ca: pki.ca, cert: join(pki.dir, 'plus.crt'), key: join(pki.dir, 'plus.key') });
+    expect(r.status, r.body + dir).toBe(204);
+    expect(await takePacket(sink, 'user+tag@qt-test.com')).toMatchObject({ port: r.localPort });
   });
 
   it('answers 400 for a CN that is not an email, 403 for an unknown user, and nginx 400 without a certificate', async () => {

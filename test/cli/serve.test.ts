@@ -110,6 +110,21 @@ describe('qtstatus serve', () => {
     expect(small.status).toBe(204);
   });
 
+  it('takes an absolute-form request target, and HTTP/1.0 clients (ALPN)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync('curl', ['-s', '--http1.0', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key, '-X', 'PATCH', `${url}/api/client`]).toString();
+    expect(out).toBe('204');
+    const port = Number(new URL(url).port);
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: require_(pki.ca), cert: require_(pki.client.cert), key: require_(pki.client.key) });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('secureConnect', r));
+    s.write(`PATCH ${url}/api/client HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    let answer = '';
+    s.on('data', (d) => (answer += d.toString()));
+    await new Promise((r) => s.on('close', r));
+    expect(answer).toMatch(/^HTTP\/1\.1 204/);
+  });
+
   it('GET /healthz answers without a certificate', async () => {
     const r = await request(`${url}/healthz`, { ca: pki.ca, method: 'GET' });
     expect(r.status).toBe(200);
@@ -244,11 +259,16 @@ describe('qtstatus serve refuses to start, with the reason', () => {
     ['an unresolvable UDP target', ['--udp-target', 'no-such-host.invalid:6667'], /cannot resolve UDP target no-such-host\.invalid:6667/],
     ['a non-loopback UDP target in tests', [], /refusing to send UDP to 255\.255\.255\.255:6667 \(QTSTATUS_LOOPBACK_ONLY is set/],
     ['a corrupt database', ['--db', 'CORRUPT', '--udp-target', '127.0.0.1:9'], /not a qtstatus database or is corrupt/],
+    ['a metrics port that is taken', ['--udp-target', '127.0.0.1:9', '--metrics', 'TAKEN'], /cannot listen for metrics on 127\.0\.0\.1:\d+: EADDRINUSE/],
   ])('%s', async (_what, extra, message) => {
     const corrupt = join(pki.dir, 'corrupt.db');
     writeFileSync(corrupt, 'garbage'.repeat(200));
-    const args = [...base(), ...extra.map((a) => a.replace('KEYDIR', pki.dir).replace('CORRUPT', corrupt))];
-    const r = await runCli(args);
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const takenPort = String((taken.address() as net.AddressInfo).port);
+    const args = [...base(), ...extra.map((a) => a.replace('KEYDIR', pki.dir).replace('CORRUPT', corrupt).replace('TAKEN', `127.0.0.1:${takenPort}`))];
+    const r = await runCli(args, { timeoutMs: 10_000 }).finally(() => taken.close());
+    expect(r.signal).toBeNull(); // it exits by itself: nothing half-started keeps it alive
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^qtstatus: /);
     expect(r.stderr).toMatch(message);

@@ -114,7 +114,15 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
 
   let metricsServer: http.Server | undefined;
   if (worker) shareWithCluster(metrics);
-  else if (opts.metrics) metricsServer = await startMetricsServer(opts.metrics, () => metrics.registry.metrics(), metrics.registry.contentType);
+  else if (opts.metrics) {
+    try {
+      metricsServer = await startMetricsServer(opts.metrics, () => metrics.registry.metrics(), metrics.registry.contentType);
+    } catch (e) {
+      await running.close(0); // nothing may keep serving half-started
+      await Promise.all([store.close(), sender.close()]);
+      throw e;
+    }
+  }
 
   await new Promise<void>((resolve) => {
     let stopping = false;

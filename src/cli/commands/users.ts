@@ -13,8 +13,8 @@ interface DbOption {
   json?: boolean;
 }
 
-async function withStore<T>(db: string, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
+async function withStore<T>(db: string, fn: (s: Store) => Promise<T>, opts: { mustExist?: boolean } = {}): Promise<T> {
+  const store = await openStore(db, opts);
   try {
     return await fn(store);
   } finally {
@@ -67,7 +67,8 @@ export function registerUsers(program: Command): void {
     .description('Register users. Adding one that exists changes nothing.')
     .option(...dbOption)
     .addHelpText('after', '\nExample:\n  $ qtstatus users add alice@example.com bob@example.com')
-    .action(async (emails: string[], opts: DbOption) => {
+    .action(async (given: string[], opts: DbOption) => {
+      const emails = [...new Set(given)];
       const bad = emails.filter((e) => !isValidEmail(e));
       if (bad.length > 0) {
         throw new QtError(ErrorCodes.USAGE, `not an email address: ${bad.map((b) => JSON.stringify(b)).join(', ')}`, {
@@ -85,7 +86,7 @@ export function registerUsers(program: Command): void {
     .option('--json', 'a JSON array')
     .addHelpText('after', '\nExamples:\n  $ qtstatus users list\n  $ qtstatus users list --json | jq -r ".[].email"')
     .action(async (opts: DbOption) => {
-      const list = await withStore(opts.db, (s) => s.listUsers());
+      const list = await withStore(opts.db, (s) => s.listUsers(), { mustExist: true });
       if (opts.json) return void process.stdout.write(JSON.stringify(list.map(userJson), null, 2) + '\n');
       if (list.length === 0) return void process.stderr.write(`no users in ${opts.db} (add some: qtstatus users add EMAIL)\n`);
       const c = colourFor(process.stdout);
@@ -101,7 +102,7 @@ export function registerUsers(program: Command): void {
     .option(...dbOption)
     .option('--json', 'a JSON object')
     .action(async (email: string, opts: DbOption) => {
-      const u = await withStore(opts.db, (s) => s.getUser(email));
+      const u = await withStore(opts.db, (s) => s.getUser(email), { mustExist: true });
       if (!u) throw new QtError(ErrorCodes.NOT_FOUND, `no user ${email} in ${opts.db}`, { hint: `add it: qtstatus users add ${email}` });
       if (opts.json) return void process.stdout.write(JSON.stringify(userJson(u), null, 2) + '\n');
       const j = userJson(u);
@@ -117,7 +118,7 @@ export function registerUsers(program: Command): void {
     .description('Remove a user: its next request gets 403.')
     .option(...dbOption)
     .action(async (email: string, opts: DbOption) => {
-      const removed = await withStore(opts.db, (s) => s.removeUser(email));
+      const removed = await withStore(opts.db, (s) => s.removeUser(email), { mustExist: true });
       if (!removed) throw new QtError(ErrorCodes.NOT_FOUND, `no user ${email} in ${opts.db}`);
       process.stderr.write(`removed ${email}\n`);
     });

@@ -296,7 +296,7 @@ Examples:
       .summary('one more client certificate from the CA')
       .description(
         'Make a client certificate for EMAIL (CN and an rfc822Name SAN) from the CA in --dir.\n' +
-          'Files are named after the identity (alice@example.org.crt) unless --name is given.',
+          'Files are named after the identity (alice@example.org.crt; characters unsafe in file names become _) unless --name is given.',
       )
       .argument('<email>', 'the user\'s email address: the server identifies users by it')
       .option('--allow-non-email', 'accept an identity that is not an email address, to test the server\'s 400 answer'),

@@ -17,16 +17,23 @@ export class BatchWriter {
   private readonly stream: Writable;
   private readonly maxBytes: number;
   private readonly maxChunk: number;
+  private readonly delayMs: number;
 
   /**
    * `maxChunk`: the most bytes one write may carry. Processes that share a
    * pipe (`serve --workers`) keep whole lines by writing at most PIPE_BUF
    * (4096 bytes on Linux, pipe(7)) at a time, which the kernel never splits.
    */
-  constructor(stream: Writable, maxBytes = 16 * 1024 * 1024, maxChunk = Infinity) {
+  /**
+   * `delayMs`: 0 writes at the end of each event-loop turn (a listener's
+   * bursts); more gathers lines for that long, one write for many (a
+   * server's request log, where a write per turn costs a syscall per request).
+   */
+  constructor(stream: Writable, maxBytes = 16 * 1024 * 1024, maxChunk = Infinity, delayMs = 0) {
     this.stream = stream;
     this.maxBytes = maxBytes;
     this.maxChunk = maxChunk;
+    this.delayMs = delayMs;
     stream.on('drain', () => {
       this.blocked = false;
       this.flush();
@@ -49,7 +56,8 @@ export class BatchWriter {
     this.pendingBytes += line.length;
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      if (this.delayMs > 0) setTimeout(() => this.flush(), this.delayMs).unref();
+      else setImmediate(() => this.flush());
     }
   }
 

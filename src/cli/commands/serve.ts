@@ -66,7 +66,8 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
 
   const store = await openStore(opts.db);
   const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
-  const logs = new BatchWriter(process.stdout, undefined, worker ? 4096 : Infinity);
+  // Log lines gather for 20 ms: one write for many requests.
+  const logs = new BatchWriter(process.stdout, undefined, worker ? 4096 : Infinity, 20);
   const warn = (text: string) => info(err.yellow(`qtstatus serve: ${text}`));
   let sender;
   try {

@@ -4,7 +4,8 @@
 
 import type { ChalkInstance } from 'chalk';
 import type { RejectReason, StatusPacket } from '../protocol/packet.ts';
-import { nsToIso } from '../protocol/time.ts';
+import { msToIso, nsToIso } from '../protocol/time.ts';
+import { hostPort, plainIp } from '../net/address.ts';
 
 export interface Source {
   address: string;
@@ -25,16 +26,6 @@ export function escapeText(text: string): string {
     const code = c.codePointAt(0) ?? 0;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });
-}
-
-/** An IPv4-mapped IPv6 source (dual-stack socket) is shown as plain IPv4. */
-export function plainAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-export function hostPort(address: string, port: number): string {
-  const a = plainAddress(address);
-  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
 
 /** "2025-12-20 13:06:40.123456789 UTC". */
@@ -84,18 +75,6 @@ export function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-let cachedMs = -1;
-let cachedIso = '';
-
-/** Date.prototype.toISOString for `ms`, formatted once per millisecond. */
-function isoMs(ms: number): string {
-  if (ms !== cachedMs) {
-    cachedMs = ms;
-    cachedIso = new Date(ms).toISOString();
-  }
-  return cachedIso;
-}
-
 /**
  * One line of JSON; see the schema in docs/protocol.md. Built by hand because
  * it runs once per packet (bench/listen.ts): only the email can need escaping
@@ -103,8 +82,8 @@ function isoMs(ms: number): string {
  */
 export function formatJson(ev: DatagramEvent): string {
   const head =
-    `{"type":"${ev.kind}","receivedAt":"${isoMs(ev.receivedAt)}",` +
-    `"source":{"address":"${plainAddress(ev.from.address)}","port":${ev.from.port}},"size":${ev.size},`;
+    `{"type":"${ev.kind}","receivedAt":"${msToIso(ev.receivedAt)}",` +
+    `"source":{"address":"${plainIp(ev.from.address)}","port":${ev.from.port}},"size":${ev.size},`;
   if (ev.kind === 'rejected') {
     return `${head}"reason":"${ev.reason}","message":${JSON.stringify(ev.message)},"hex":"${Buffer.from(ev.bytes).toString('hex')}"}\n`;
   }

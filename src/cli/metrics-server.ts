@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import { ErrorCodes, QtError } from '../errors.ts';
+import { hostPort } from '../net/address.ts';
 
 /** Prometheus text on http://HOST:PORT/metrics. */
 export async function startMetricsServer(
@@ -24,7 +25,7 @@ export async function startMetricsServer(
     server.listen(addr.port, addr.host, resolve);
   });
   const a = server.address() as { address: string; port: number };
-  process.stderr.write(`metrics on http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}/metrics\n`);
+  process.stderr.write(`metrics on http://${hostPort(a.address, a.port)}/metrics\n`);
   return server;
 }
 

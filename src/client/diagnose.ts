@@ -8,7 +8,8 @@ import { certificateInfo } from '../pki/inspect.ts';
 import { CONNECT_TIMEOUT, ConnectFailure, type ConnectionInfo } from './connect.ts';
 import { when, type Credentials } from './credentials.ts';
 import type { PingResult } from './ping.ts';
-import { hostPort, type Target } from './target.ts';
+import { hostPort } from '../net/address.ts';
+import type { Target } from './target.ts';
 
 export const FAILURE_KINDS = [
   'connection-refused',

@@ -51,7 +51,3 @@ export function parseTarget(input: string): Target {
   };
 }
 
-/** host:port as people write it: [::1]:8443 for IPv6. */
-export function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}

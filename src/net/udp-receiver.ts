@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { ErrorCodes, QtError } from '../errors.ts';
+import { hostPort } from './address.ts';
 
 export interface ReceiverOptions {
   host: string;
@@ -31,10 +32,6 @@ export interface Receiver {
 export type OnDatagram = (msg: Buffer, from: dgram.RemoteInfo) => void;
 
 export const DEFAULT_RECV_BUFFER = 8 * 1024 * 1024;
-
-function hostPort(host: string, port: number): string {
-  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 const bindHints: Record<string, string> = {
   EADDRINUSE: 'another program holds the port without address reuse; stop it or pick another --port',

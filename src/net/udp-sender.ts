@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { ErrorCodes, QtError } from '../errors.ts';
+import { hostPort } from './address.ts';
 import { isLoopbackAddress } from './loopback.ts';
 
 export interface UdpTarget {
@@ -36,7 +37,7 @@ export interface UdpSender {
 export const DEFAULT_UDP_TARGET: UdpTarget = { host: '255.255.255.255', port: 6667 };
 
 export function formatTarget(t: UdpTarget): string {
-  return isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+  return hostPort(t.host, t.port);
 }
 
 async function resolve(t: UdpTarget): Promise<{ address: string; family: 4 | 6; port: number }> {

@@ -19,6 +19,18 @@ export function nsToIso(ns: bigint): string {
   return `${cachedPrefix}.${digits.slice(-9)}Z`;
 }
 
+let cachedMs = -1;
+let cachedIso = '';
+
+/** Date#toISOString for `ms`, formatted once per millisecond (it runs once per packet or request). */
+export function msToIso(ms: number): string {
+  if (ms !== cachedMs) {
+    cachedMs = ms;
+    cachedIso = new Date(ms).toISOString();
+  }
+  return cachedIso;
+}
+
 /**
  * A wall clock in nanoseconds that never goes backwards. Date.now() has
  * milliseconds only; between re-anchors (every second) the finer part comes

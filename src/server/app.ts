@@ -3,7 +3,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { plainIp } from '../net/address.ts';
 import { encode } from '../protocol/packet.ts';
+import { msToIso } from '../protocol/time.ts';
 import type { Store } from '../store/store.ts';
 import type { UdpSender } from '../net/udp-sender.ts';
 import { identifyTlsPeer, type Identity } from './identity.ts';
@@ -47,25 +49,8 @@ export function rememberIdentity(socket: TLSSocket): void {
   identities.set(socket, identifyTlsPeer(socket));
 }
 
-/** "::ffff:127.0.0.1" (a dual-stack socket) is stored as 127.0.0.1 (issue #4). */
-export function plainIp(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
 const idPrefix = Math.floor(Math.random() * 0xffffff).toString(36);
 let idCounter = 0;
-
-/** ISO time, formatted once per millisecond (logs run once per request). */
-let isoMs = -1;
-let isoText = '';
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
-  }
-  return isoText;
-}
 
 export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const metrics = o.metrics;
@@ -111,7 +96,7 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
       const ms = performance.now() - started;
       count(route, status);
       time(route, ms / 1000);
-      o.onLog?.({ time: isoNow(), id: `${idPrefix}-${id.toString(36)}`, method: req.method ?? '', path, status, code, identity, ip, port, ms: Math.round(ms * 1000) / 1000 });
+      o.onLog?.({ time: msToIso(Date.now()), id: `${idPrefix}-${id.toString(36)}`, method: req.method ?? '', path, status, code, identity, ip, port, ms: Math.round(ms * 1000) / 1000 });
     };
     const fail = (status: number, c: string, message: string, extra: object = {}, headers: Record<string, string | number> = {}) =>
       finish(status, { code: c, message, ...extra }, headers);

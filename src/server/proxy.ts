@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP, isIPv6 } from 'node:net';
 import { ErrorCodes, QtError } from '../errors.ts';
+import { plainIp } from '../net/address.ts';
 import { identityFromCn, NO_CERTIFICATE, type Identity } from './identity.ts';
 
 export const PROXY_HEADERS = ['x-subject-cn', 'x-subject-dn', 'x-real-ip', 'x-real-port', 'x-forwarded-for'] as const;
@@ -28,7 +29,7 @@ export function trustList(entries: string[]): BlockList {
 
 function isTrusted(list: BlockList, address: string | undefined): boolean {
   if (!address) return false;
-  const mapped = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  const mapped = plainIp(address);
   return list.check(mapped, isIPv6(mapped) ? 'ipv6' : 'ipv4');
 }
 

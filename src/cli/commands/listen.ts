@@ -5,7 +5,8 @@ import { ErrorCodes, QtError } from '../../errors.ts';
 import { decode, type RejectReason } from '../../protocol/packet.ts';
 import { DEFAULT_RECV_BUFFER, openReceiver, type Receiver } from '../../net/udp-receiver.ts';
 import { BatchWriter } from '../batch-writer.ts';
-import { formatHuman, formatJson, hostPort, type DatagramEvent } from '../format-packet.ts';
+import { hostPort } from '../../net/address.ts';
+import { formatHuman, formatJson, type DatagramEvent } from '../format-packet.ts';
 import { parseDuration, parseIp, parsePort, parsePositiveInt } from '../options.ts';
 import { colourFor } from '../style.ts';
 

@@ -5,6 +5,7 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
+import { hostPort } from '../../net/address.ts';
 import { createNsClock } from '../../protocol/time.ts';
 import { DEFAULT_UDP_TARGET, formatTarget, openUdpSender, type UdpTarget } from '../../net/udp-sender.ts';
 import type { RequestLog } from '../../server/app.ts';
@@ -50,7 +51,7 @@ export interface ServeOptions {
 
 function textLog(e: RequestLog): string {
   const who = e.identity ?? '-';
-  const from = e.ip === undefined ? '-' : e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+  const from = e.ip === undefined ? '-' : hostPort(e.ip, e.port ?? 0);
   return `${e.time} ${e.status} ${e.method} ${e.path} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
 }
 

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
+import { hostPort } from '../../net/address.ts';
 import { isValidEmail } from '../../protocol/email.ts';
 import { nsToIso } from '../../protocol/time.ts';
 import { DEFAULT_DB, openStore } from '../../store/open.ts';
@@ -108,7 +109,7 @@ export function registerUsers(program: Command): void {
       const j = userJson(u);
       process.stdout.write(
         `email      ${j.email}\nregistered ${j.createdAt}\nlast seen  ${j.lastSeen ? `${j.lastSeen} (${age(u.lastSeenNs as bigint)})` : 'never'}\n` +
-          (j.lastSeen ? `from       ${j.ip?.includes(':') ? `[${j.ip}]` : j.ip}:${j.port}\n` : ''),
+          (j.lastSeen ? `from       ${hostPort(j.ip ?? '', j.port ?? 0)}\n` : ''),
       );
     });
 

@@ -9,7 +9,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
 import type { CertificateInfo } from '../../pki/inspect.ts';
 import { KEY_TYPES, parseKeyType, type KeyType } from '../../pki/keys.ts';
-import type { ExtraLeafOptions, Made, MadeSet } from '../../pki/make.ts';
+import type { ExtraLeafOptions, MadeSet } from '../../pki/make.ts';
 import { emailProblem, parseHost, type HostName } from '../../pki/names.ts';
 import { DEFAULT_CA_DAYS, DEFAULT_CLIENT, DEFAULT_HOSTS, DEFAULT_LEAF_DAYS, daysProblem } from '../../pki/profile.ts';
 import type { Check, VerifyResult } from '../../pki/verify.ts';

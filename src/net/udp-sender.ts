@@ -53,8 +53,15 @@ async function resolve(t: UdpTarget): Promise<{ address: string; family: 4 | 6; 
   }
 }
 
+// Every target is an address literal by the time it is sent to (resolved
+// once, above), so the socket's lookup answers at once: the default one goes
+// through dns.lookup and a tick for each packet.
+function literal(address: string, _family: unknown, done: (err: null, address: string, family: number) => void): void {
+  done(null, address, isIPv6(address) ? 6 : 4);
+}
+
 function bind(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({ type, reuseAddr: true });
+  const socket = dgram.createSocket({ type, reuseAddr: true, lookup: literal as unknown as dgram.SocketOptions['lookup'] });
   return new Promise((ok, fail) => {
     socket.once('error', (err) => {
       socket.close();

@@ -7,9 +7,10 @@
 // announced (the server's own UDP counters, from --metrics) and that the
 // store holds the newest one. The UDP target is bench/udp-sink.ts (a bound
 // port nobody reads; why there).
-// This machine's speed drifts by tens of percent within minutes, so each round
-// runs (a) and (b) back to back, in alternating order, and the ratio reported
-// is the median of the rounds' ratios.
+// This machine's speed drifts by tens of percent within a minute, so (a) and
+// (b) run side by side and the load generator takes turns between them every
+// half second: both are measured under the same conditions. Each round gives
+// one ratio; the figure reported is the median of the rounds'.
 // Goals: b/a >= 0.8 keep-alive, >= 0.9 new connections.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,13 +24,12 @@ import type { KeyType } from '../src/pki/keys.ts';
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const node = process.execPath;
 const USER = 'bench_user@qt-test.com';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5); // per server and round
 const CONCURRENCY = 32;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const median = <T extends { result: { rps: number } }>(runs: T[]): T => [...runs].sort((x, y) => x.result.rps - y.result.rps)[Math.floor(runs.length / 2)] as T;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
-interface Load { requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }
+interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -60,12 +60,12 @@ async function udpCounters(child: ChildProcess): Promise<{ sent: number; failed:
   return { sent: value('qtstatus_udp_packets_sent_total'), failed: value('qtstatus_udp_packets_failed_total') };
 }
 
-async function load(url: string, dir: string, mode: 'keepalive' | 'new'): Promise<Load> {
-  const child = spawn(node, [here('./https-load.ts'), '--url', `${url}/api/client`, '--ca', join(dir, 'ca.crt'), '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--mode', mode, '--concurrency', String(CONCURRENCY), '--seconds', String(SECONDS)]);
+async function load(urls: string[], dir: string, mode: 'keepalive' | 'new'): Promise<Load[]> {
+  const child = spawn(node, [here('./https-load.ts'), ...urls.flatMap((u) => ['--url', `${u}/api/client`]), '--ca', join(dir, 'ca.crt'), '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--mode', mode, '--concurrency', String(CONCURRENCY), '--seconds', String(SECONDS * urls.length)]);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.on('close', r));
-  return JSON.parse(out) as Load;
+  return JSON.parse(out) as Load[];
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -74,7 +74,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await closed;
 }
 
-async function runServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: number, mode: 'keepalive' | 'new') {
+async function startServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: number, mode: 'keepalive' | 'new') {
   const db = join(dir, `bench-${mode}.db`);
   if (kind === 'qtstatus') {
     const s = SqliteStore.open(db);
@@ -87,19 +87,34 @@ async function runServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: number
       : [here('../bin/qtstatus'), 'serve', '--host', '127.0.0.1', '--port', '0', '--db', db, '--cert', join(dir, 'server.crt'), '--key', join(dir, 'server.key'), '--ca', join(dir, 'ca.crt'),
          '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`, '--rate-limit', '0', '--log', 'json', '--metrics', '127.0.0.1:0'];
   const child = spawn(node, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, QTSTATUS_LOOPBACK_ONLY: '1' } });
-  const url = await started(child);
+  return { child, db, url: await started(child) };
+}
+
+/** One round: both servers side by side, the load taking turns between them. */
+async function round(dir: string, udpPort: number, mode: 'keepalive' | 'new', bareFirst: boolean) {
+  const bare = await startServer('bare', dir, udpPort, mode);
+  const qt = await startServer('qtstatus', dir, udpPort, mode);
   const before = BigInt(Date.now()) * 1_000_000n;
-  const result = await load(url, dir, mode);
+  const results = await load(bareFirst ? [bare.url, qt.url] : [qt.url, bare.url], dir, mode);
   const after = BigInt(Date.now()) * 1_000_000n;
-  const rss = peakRssMb(child.pid as number);
-  const udp = kind === 'qtstatus' ? await udpCounters(child) : { sent: 0, failed: 0 };
-  await stop(child);
-  return { result, rss, db, udp, before, after };
+  const of = (url: string) => results.find((r) => r.url === `${url}/api/client`) as Load;
+  const run = (s: typeof bare) => ({ result: of(s.url), rss: peakRssMb(s.child.pid as number) });
+  const a = run(bare);
+  const b = { ...run(qt), udp: await udpCounters(qt.child) };
+  await Promise.all([stop(bare.child), stop(qt.child)]);
+  // Every acknowledged update announced once; the store holds one from the run's end.
+  const s = SqliteStore.open(qt.db);
+  const stored = (await s.getUser(USER))?.lastSeenNs ?? 0n;
+  await s.close();
+  return { a, b, fresh: stored >= before && stored <= after };
 }
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const row = (name: string, r: Load, rss: number) =>
-  `  ${name.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(6)} ms  peak RSS ${fmt(rss).padStart(4)} MB  (${r.requests} ok, ${r.errors} errors)`;
+const row = (name: string, runs: Array<{ result: Load; rss: number }>) => {
+  const r = [...runs].sort((x, y) => x.result.rps - y.result.rps)[Math.floor(runs.length / 2)] as (typeof runs)[number];
+  const l = r.result;
+  return `  ${name.padEnd(22)} ${fmt(l.rps).padStart(7)} req/s  p50 ${fmt(l.p50, 2).padStart(6)} ms  p99 ${fmt(l.p99, 2).padStart(6)} ms  peak RSS ${fmt(r.rss).padStart(4)} MB  (${l.requests} ok, ${l.errors} errors)`;
+};
 
 // The UDP target: a loopback port that is bound and never read (bench/udp-sink.ts).
 const sink = spawn(node, [here('./udp-sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -107,46 +122,36 @@ const udpPort = await new Promise<number>((resolve, reject) => {
   sink.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
   sink.once('exit', () => reject(new Error('bench/udp-sink.ts did not start')));
 });
-process.once('exit', () => sink.kill('SIGKILL'));
+sink.stdout.destroy();
+process.once('exit', () => sink.kill('SIGKILL')); // also when a round throws
 
-console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${SECONDS} s per run, loopback only\n`);
+console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server, loopback only\n`);
 let failed = false;
 for (const keyType of ['ecdsa-p256', 'rsa-2048'] as KeyType[]) {
   const dir = mkdtempSync(join(tmpdir(), 'qt-bench-'));
   try {
     await initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: [USER], days: 30, caDays: 30, keyType, force: false });
     for (const mode of ['keepalive', 'new'] as const) {
-      console.log(`${keyType}, ${mode === 'keepalive' ? 'keep-alive' : 'new connection per request'}: ${ROUNDS} alternating rounds, medians`);
-      const bare: Array<Awaited<ReturnType<typeof runServer>>> = [];
-      const qt: typeof bare = [];
-      const ratios: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const first = round % 2 === 0 ? await runServer('bare', dir, udpPort, mode) : undefined;
-        const q = await runServer('qtstatus', dir, udpPort, mode);
-        const base = first ?? (await runServer('bare', dir, udpPort, mode));
-        bare.push(base);
-        qt.push(q);
-        ratios.push(q.result.rps / base.result.rps);
-        // Every acknowledged update announced once; the store holds one from the run's end.
-        const acked = q.result.statuses['204'] ?? 0;
-        const s = SqliteStore.open(q.db);
-        const stored = (await s.getUser(USER))?.lastSeenNs ?? 0n;
-        await s.close();
-        const fresh = stored >= q.before && stored <= q.after;
-        if (q.udp.sent !== acked || q.udp.failed !== 0 || !fresh) {
-          console.log(`  round ${round + 1}: ${acked} updates acknowledged, ${q.udp.sent} announced, ${q.udp.failed} failed; stored from this run: ${fresh ? 'yes' : 'NO'}`);
+      console.log(`${keyType}, ${mode === 'keepalive' ? 'keep-alive' : 'new connection per request'}: the median round`);
+      const rounds = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const r = await round(dir, udpPort, mode, i % 2 === 0);
+        rounds.push(r);
+        const acked = r.b.result.statuses['204'] ?? 0;
+        if (r.b.udp.sent !== acked || r.b.udp.failed !== 0 || !r.fresh) {
+          console.log(`  round ${i + 1}: ${acked} updates acknowledged, ${r.b.udp.sent} announced, ${r.b.udp.failed} failed; stored from this run: ${r.fresh ? 'yes' : 'NO'}`);
           failed = true;
         }
       }
-      const a = median(bare);
-      const b = median(qt);
-      console.log(row('(a) bare https, 204', a.result, a.rss));
-      console.log(row('(b) qtstatus serve', b.result, b.rss));
+      const ratios = rounds.map((r) => r.b.result.rps / r.a.result.rps);
+      console.log(row('(a) bare https, 204', rounds.map((r) => r.a)));
+      console.log(row('(b) qtstatus serve', rounds.map((r) => r.b)));
       const goal = mode === 'keepalive' ? 0.8 : 0.9;
-      console.log(`  ratio b/a ${medianOf(ratios).toFixed(2)} (goal >= ${goal}; median of the rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')}); every acknowledged update announced and the newest stored: ${failed ? 'NO' : 'yes'}\n`);
+      console.log(`  ratio b/a ${medianOf(ratios).toFixed(2)} (goal >= ${goal}; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}); every acknowledged update announced and the newest stored: ${failed ? 'NO' : 'yes'}\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+sink.kill('SIGKILL');
 if (failed) process.exitCode = 1;

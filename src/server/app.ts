@@ -54,21 +54,6 @@ let idCounter = 0;
 
 export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const metrics = o.metrics;
-  // prom-client hashes a label object on every call; labelled children
-  // looked up once per route and status cost a Map lookup instead.
-  const counted = new Map<string, { inc(): void }>();
-  const timed = new Map<string, { observe(v: number): void }>();
-  const count = (route: string, status: number) => {
-    const key = `${route} ${status}`;
-    let child = counted.get(key);
-    if (!child) counted.set(key, (child = metrics.requests.labels(route, String(status))));
-    child.inc();
-  };
-  const time = (route: string, seconds: number) => {
-    let child = timed.get(route);
-    if (!child) timed.set(route, (child = metrics.latency.labels(route)));
-    child.observe(seconds);
-  };
 
   return (req, res) => {
     const started = performance.now();
@@ -94,8 +79,7 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
         res.end(payload);
       }
       const ms = performance.now() - started;
-      count(route, status);
-      time(route, ms / 1000);
+      metrics.answered(route, status, ms / 1000);
       o.onLog?.({ time: msToIso(Date.now()), id: `${idPrefix}-${id.toString(36)}`, method: req.method ?? '', path, status, code, identity, ip, port, ms: Math.round(ms * 1000) / 1000 });
     };
     const fail = (status: number, c: string, message: string, extra: object = {}, headers: Record<string, string | number> = {}) =>

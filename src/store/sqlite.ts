@@ -172,12 +172,7 @@ export class SqliteStore implements Store {
       this.db.exec('BEGIN IMMEDIATE');
       for (const { update: u } of batch) {
         try {
-          const row = (
-            u.enroll
-              ? this.stmt(SQL.enrollSeen).get(u.email, u.nowNs, u.nowNs, u.ip, u.port)
-              : this.stmt(SQL.seen).get(u.nowNs, u.nowNs, u.ip, u.port, u.email)
-          ) as Row | undefined;
-          results.push({ ok: true, value: row && { lastSeenNs: BigInt(row.last_seen_ns as bigint) } });
+          results.push({ ok: true, value: this.seen(u) });
         } catch (err) {
           results.push({ ok: false, err: storeError('cannot record the update', this.file, err) });
         }
@@ -194,6 +189,15 @@ export class SqliteStore implements Store {
       if (r?.ok) p.resolve(r.value);
       else p.reject(r?.err);
     });
+  }
+
+  /** One update, inside the batch's transaction (the statements: ./schema.ts). */
+  private seen(u: SeenUpdate): { lastSeenNs: bigint } | undefined {
+    if (this.stmt(SQL.seenIfNewer).run(u.nowNs, u.ip, u.port, u.email, u.nowNs).changes > 0) return { lastSeenNs: u.nowNs };
+    const row = this.stmt(SQL.seenNotNewer).get(u.ip, u.port, u.email) as Row | undefined;
+    if (row) return { lastSeenNs: BigInt(row.last_seen_ns as bigint) };
+    if (u.enroll && this.stmt(SQL.enroll).run(u.email, u.nowNs, u.nowNs, u.ip, u.port).changes > 0) return { lastSeenNs: u.nowNs };
+    return undefined;
   }
 
   check(): Promise<void> {

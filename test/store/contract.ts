@@ -37,6 +37,8 @@ export function storeContract(engine: string, open: () => Promise<Store>): void 
       await s.recordSeen({ email: 'u@example.com', nowNs: 2000n, ip: '::1', port: 1, enroll: false });
       expect(await s.recordSeen({ email: 'u@example.com', nowNs: 1000n, ip: '127.0.0.2', port: 2, enroll: false })).toEqual({ lastSeenNs: 2000n });
       expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 2000n, ip: '127.0.0.2', port: 2 });
+      expect(await s.recordSeen({ email: 'u@example.com', nowNs: 2000n, ip: '127.0.0.3', port: 3, enroll: false })).toEqual({ lastSeenNs: 2000n });
+      expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 2000n, ip: '127.0.0.3', port: 3 });
     }));
 
     it('enrolls an unknown user on first contact when asked', withStore(async (s) => {

@@ -53,14 +53,12 @@ async function resolve(t: UdpTarget): Promise<{ address: string; family: 4 | 6; 
   }
 }
 
-// Every target is an address literal by the time it is sent to (resolved
-// once, above), so the socket's lookup answers at once: the default one goes
-// through dns.lookup and a tick for each packet.
-function literal(address: string, _family: unknown, done: (err: null, address: string, family: number) => void): void {
-  done(null, address, isIPv6(address) ? 6 : 4);
-}
-
 function bind(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> {
+  // Every target is an address literal of the socket's family by the time it
+  // is sent to (resolved once, above), so the lookup answers at once: the
+  // default one goes through dns.lookup and a tick for each packet.
+  const family = type === 'udp6' ? 6 : 4;
+  const literal = (address: string, _family: unknown, done: (err: null, address: string, family: number) => void) => done(null, address, family);
   const socket = dgram.createSocket({ type, reuseAddr: true, lookup: literal as unknown as dgram.SocketOptions['lookup'] });
   return new Promise((ok, fail) => {
     socket.once('error', (err) => {

@@ -122,43 +122,54 @@ export class PacketFieldError extends RangeError {
   }
 }
 
-/** UTF-8 bytes of `text`; short ASCII (every IP, most emails) without TextEncoder. */
-function utf8Bytes(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
+/** UTF-8 length of `text`: its length when all ASCII (every IP, most emails). */
+function utf8Length(text: string): number {
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0x7f) return encoder.encode(text);
-    bytes[i] = c;
+    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
   }
-  return bytes;
+  return text.length;
 }
 
-function checkedParts(p: StatusPacket): { email: Uint8Array; ip: Uint8Array } {
+/** Writes `text`, `size` bytes of UTF-8, at `at`; ASCII without TextEncoder. */
+function writeText(out: Uint8Array, at: number, text: string, size: number): void {
+  if (size !== text.length) {
+    out.set(encoder.encode(text), at); // not ASCII: UTF-8 is longer than the UTF-16 length
+    return;
+  }
+  for (let i = 0; i < size; i++) out[at + i] = text.charCodeAt(i);
+}
+
+function writeUint32(out: Uint8Array, at: number, word: number): void {
+  out[at] = word >>> 24;
+  out[at + 1] = (word >>> 16) & 0xff;
+  out[at + 2] = (word >>> 8) & 0xff;
+  out[at + 3] = word & 0xff;
+}
+
+/** Checks every field the wire format must carry; returns the email's UTF-8 length. */
+function checkFields(p: StatusPacket): number {
   if (typeof p.email !== 'string' || !isValidEmail(p.email)) {
     throw new PacketFieldError('email', RejectReasons.invalid_email);
   }
-  const email = utf8Bytes(p.email);
-  if (email.length > MAX_EMAIL_BYTES) {
-    throw new PacketFieldError('email', 'email is longer than 254 bytes');
-  }
+  const n = utf8Length(p.email);
+  if (n > MAX_EMAIL_BYTES) throw new PacketFieldError('email', 'email is longer than 254 bytes');
+  // An IP address is ASCII: its length is its byte length.
   if (typeof p.ip !== 'string' || isIP(p.ip) === 0) {
     throw new PacketFieldError('ip', RejectReasons.invalid_ip);
   }
-  const ip = utf8Bytes(p.ip);
-  if (ip.length > MAX_IP_BYTES) throw new PacketFieldError('ip', 'client IP is longer than 255 bytes');
+  if (p.ip.length > MAX_IP_BYTES) throw new PacketFieldError('ip', 'client IP is longer than 255 bytes');
   if (typeof p.lastSeenNs !== 'bigint' || p.lastSeenNs < 0n || p.lastSeenNs > MAX_UINT64) {
     throw new PacketFieldError('lastSeenNs', 'last seen must be a bigint from 0 to 2^64-1');
   }
   if (!Number.isInteger(p.port) || p.port < 0 || p.port > 0xffff) {
     throw new PacketFieldError('port', 'port must be an integer from 0 to 65535');
   }
-  return { email, ip };
+  return n;
 }
 
 /** The datagram size for `packet`. Throws PacketFieldError like `encode`. */
 export function encodingLength(packet: StatusPacket): number {
-  const { email, ip } = checkedParts(packet);
-  return 12 + email.length + ip.length;
+  return 12 + checkFields(packet) + packet.ip.length;
 }
 
 /**
@@ -167,28 +178,18 @@ export function encodingLength(packet: StatusPacket): number {
  * the wire format cannot carry; it never sends what a listener would reject.
  */
 export function encode(packet: StatusPacket, buf?: Uint8Array, offset = 0): Uint8Array {
-  const { email, ip } = checkedParts(packet);
-  const n = email.length;
-  const m = ip.length;
+  const n = checkFields(packet);
+  const m = packet.ip.length;
   const size = 12 + n + m;
   const out = buf ?? new Uint8Array(size);
   if (offset < 0 || offset + size > out.length) throw new RangeError('buffer too small for the packet');
-  let at = offset;
-  out[at++] = n;
-  out.set(email, at);
-  at += n;
-  const hi = Number(packet.lastSeenNs >> 32n);
-  const lo = Number(packet.lastSeenNs & 0xffffffffn);
-  for (const word of [hi, lo]) {
-    out[at++] = word >>> 24;
-    out[at++] = (word >>> 16) & 0xff;
-    out[at++] = (word >>> 8) & 0xff;
-    out[at++] = word & 0xff;
-  }
-  out[at++] = m;
-  out.set(ip, at);
-  at += m;
-  out[at++] = packet.port >>> 8;
-  out[at] = packet.port & 0xff;
+  out[offset] = n;
+  writeText(out, offset + 1, packet.email, n);
+  writeUint32(out, offset + 1 + n, Number(packet.lastSeenNs >> 32n));
+  writeUint32(out, offset + 5 + n, Number(packet.lastSeenNs & 0xffffffffn));
+  out[offset + 9 + n] = m;
+  writeText(out, offset + 10 + n, packet.ip, m);
+  out[offset + 10 + n + m] = packet.port >>> 8;
+  out[offset + 11 + n + m] = packet.port & 0xff;
   return out.subarray(offset, offset + size);
 }

@@ -26,7 +26,7 @@ const node = process.execPath;
 const USER = 'bench_user@qt-test.com';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5); // per server and round
 const CONCURRENCY = 32;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
 interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }

@@ -30,6 +30,7 @@ export interface UdpSender {
   /** Resolved targets, as "address:port". */
   readonly targets: string[];
   readonly stats: { sent: number; failed: number };
+  /** Queues `datagram` for every target; it leaves with the next setImmediate. */
   send(datagram: Uint8Array): void;
   close(): Promise<void>;
 }
@@ -120,13 +121,26 @@ export async function openUdpSender(opts: SenderOptions): Promise<UdpSender> {
     };
   });
 
+  // Datagrams are queued and leave together in the event loop's next check
+  // phase (setImmediate), after the answers written meanwhile: a server that
+  // answers first and then sends the turn's packets serves ~5% more requests
+  // (bench/serve.ts), and a listener still hears each update within a turn
+  // of its answer.
+  let queued: Uint8Array[] = [];
+  const flush = () => {
+    const batch = queued;
+    queued = [];
+    for (const datagram of batch) for (const send of sends) send(datagram);
+  };
+
   return {
     targets: resolved.map((r) => formatTarget({ host: r.address, port: r.port })),
     stats,
     send(datagram) {
-      for (const send of sends) send(datagram);
+      if (queued.push(datagram) === 1) setImmediate(flush);
     },
     async close() {
+      flush(); // nothing queued is lost on the way out
       await Promise.all([...sockets.values()].map((s) => new Promise<void>((ok) => s.close(() => ok()))));
     },
   };

@@ -53,6 +53,17 @@ describe('openUdpSender', () => {
     expect(sender.stats).toEqual({ sent: 4, failed: 0 });
   });
 
+  it('sends what is still queued when closed, in order', async () => {
+    const r = await receiver('udp4', '127.0.0.1');
+    opened.push(r);
+    const sender = await openUdpSender({ targets: [{ host: '127.0.0.1', port: r.port }], sourcePort: 0 });
+    for (let i = 0; i < 5; i++) sender.send(Uint8Array.of(i));
+    await sender.close();
+    await until(() => r.got.length === 5);
+    expect(r.got.map((g) => g.data[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(sender.stats).toEqual({ sent: 5, failed: 0 });
+  });
+
   it('resolves a name once, at start', async () => {
     const { address, family } = await lookup('localhost');
     const r = await receiver(family === 6 ? 'udp6' : 'udp4', address);

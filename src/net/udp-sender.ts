@@ -123,7 +123,7 @@ export async function openUdpSender(opts: SenderOptions): Promise<UdpSender> {
 
   // Datagrams are queued and leave together in the event loop's next check
   // phase (setImmediate), after the answers written meanwhile: a server that
-  // answers first and then sends the turn's packets serves ~5% more requests
+  // answers first and then sends the turn's packets serves ~10% more requests
   // (bench/serve.ts), and a listener still hears each update within a turn
   // of its answer.
   let queued: Uint8Array[] = [];

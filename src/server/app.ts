@@ -107,7 +107,9 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
     } else {
       peer = identities.get(req.socket) ?? { ok: false, code: 'no_certificate', message: 'No required SSL certificate was sent' };
     }
-    ip = peer.ip ?? plainIp(req.socket.remoteAddress ?? '');
+    // IPv4-mapped as plain IPv4, once: as logged, stored and announced.
+    const clientIp = plainIp(peer.ip ?? req.socket.remoteAddress ?? '');
+    ip = clientIp;
     port = peer.port ?? req.socket.remotePort ?? 0;
     if (!peer.ok) {
       metrics.clientVerifyFailures.inc({ reason: peer.reason ?? peer.code });
@@ -140,14 +142,13 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
     req.on('end', () => {
       if (res.headersSent) return;
       const email = peer.email as string;
-      const seenIp = plainIp(ip as string);
-      o.store.recordSeen({ email, nowNs: o.clock(), ip: seenIp, port: port as number, enroll: o.autoEnroll }).then(
+      o.store.recordSeen({ email, nowNs: o.clock(), ip: clientIp, port: port as number, enroll: o.autoEnroll }).then(
         (seen) => {
           if (!seen) return fail(403, 'user_unknown', 'User unknown');
           try {
-            o.sender.send(encode({ email, lastSeenNs: seen.lastSeenNs, ip: seenIp, port: port as number }));
-          } catch (err) {
-            o.sender.stats.failed++; // a UDP failure never fails the request
+            o.sender.send(encode({ email, lastSeenNs: seen.lastSeenNs, ip: clientIp, port: port as number }));
+          } catch {
+            o.sender.stats.failed++; // a packet that cannot be sent never fails the request
           }
           finish(204);
         },

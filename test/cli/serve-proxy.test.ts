@@ -4,32 +4,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
-import { packetSink, takePacket, type PacketSink } from '../helpers/packets.ts';
+import { takePacket } from '../helpers/packets.ts';
+import { serveFixture } from '../helpers/serve-fixture.ts';
 import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
-import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
+import { VALID_USER } from '../helpers/pki.ts';
 
-let pki: TestPki;
-const procs: CliProcess[] = [];
-let sink: PacketSink;
-let udpPort: number;
-
-beforeAll(async () => {
-  pki = await makeTestPki();
-  sink = await packetSink();
-  udpPort = sink.port;
-});
-afterAll(() => {
-  for (const p of procs) p.kill('SIGKILL');
-  sink.close();
-  pki.remove();
-});
+const fx = serveFixture();
 
 let n = 0;
 async function serveBehindProxy(trust: string): Promise<{ url: string; db: string }> {
-  const db = join(pki.dir, `proxy${n++}.db`);
+  const db = join(fx.pki.dir, `proxy${n++}.db`);
   await runCli(['users', 'add', VALID_USER, '--db', db]);
-  const proc = new CliProcess(['serve', '--trust-proxy', trust, '--host', '127.0.0.1', '--port', '0', '--db', db, '--udp-source-port', '0', '--udp-target', `127.0.0.1:${udpPort}`]);
-  procs.push(proc);
+  const proc = new CliProcess(['serve', '--trust-proxy', trust, '--host', '127.0.0.1', '--port', '0', '--db', db, '--udp-source-port', '0', '--udp-target', `127.0.0.1:${fx.sink.port}`]);
+  fx.procs.push(proc);
   const m = await proc.waitFor('stderr', /serving (http:\/\/127\.0\.0\.1:\d+)/);
   return { url: m[1] as string, db };
 }
@@ -58,7 +45,7 @@ describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
     const { url, db } = await serveBehindProxy('127.0.0.0/8');
     const r = await rawPatch(url, [`X-Subject-CN: ${VALID_USER}`, `X-Subject-DN: CN=${VALID_USER}`, 'X-Real-IP: 192.0.2.44', 'X-Real-Port: 51515', 'X-Forwarded-For: 192.0.2.44']);
     expect(r.status).toBe(204);
-    expect(await takePacket(sink, VALID_USER)).toMatchObject({ ip: '192.0.2.44', port: 51515 });
+    expect(await takePacket(fx.sink, VALID_USER)).toMatchObject({ ip: '192.0.2.44', port: 51515 });
     const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
     expect(shown).toMatchObject({ ip: '192.0.2.44', port: 51515 });
   });
@@ -84,7 +71,7 @@ describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
     await runCli(['users', 'add', 'user+tag@qt-test.com', 'o.brien@b\u00fccher.example', '--db', db]);
     const plus = await rawPatch(url, ['X-Subject-CN: user\\+tag@qt-test.com', 'X-Subject-DN: CN=user\\+tag@qt-test.com']);
     expect(plus.status).toBe(204);
-    expect(await takePacket(sink, 'user+tag@qt-test.com')).toMatchObject({ email: 'user+tag@qt-test.com' });
+    expect(await takePacket(fx.sink, 'user+tag@qt-test.com')).toMatchObject({ email: 'user+tag@qt-test.com' });
     const idn = await rawPatch(url, ['X-Subject-CN: o.brien@b\\C3\\BCcher.example']);
     expect(idn.status).toBe(204);
     const multi = await rawPatch(url, ['X-Subject-CN: user\\+tag@qt-test.com', 'X-Subject-DN: CN=a@qt-test.com+CN=b@qt-test.com']);
@@ -123,40 +110,40 @@ describe.skipIf(!hasNginx)(`serve behind a real nginx${hasNginx ? '' : ' (skippe
     });
     const conf = docNginxConfig()
       .replace('listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`)
-      .replace('/etc/qtstatus/server.crt', pki.server.cert)
-      .replace('/etc/qtstatus/server.key', pki.server.key)
-      .replace('/etc/qtstatus/ca.crt', pki.ca)
+      .replace('/etc/qtstatus/server.crt', fx.pki.server.cert)
+      .replace('/etc/qtstatus/server.key', fx.pki.server.key)
+      .replace('/etc/qtstatus/ca.crt', fx.pki.ca)
       .replace('http://127.0.0.1:8000', upstream.url);
-    proxy = await startNginx(join(pki.dir, 'nginx'), port, conf);
+    proxy = await startNginx(join(fx.pki.dir, 'nginx'), port, conf);
     nginxUrl = `https://localhost:${port}/api/client`;
   });
   afterAll(() => proxy?.kill('SIGKILL'));
 
   it('records the client behind nginx with its own IP and source port', async () => {
-    const r = await request(nginxUrl, { ca: pki.ca, ...pki.client });
+    const r = await request(nginxUrl, { ca: fx.pki.ca, ...fx.pki.client });
     expect(r.status).toBe(204);
-    expect(await takePacket(sink, VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
+    expect(await takePacket(fx.sink, VALID_USER)).toMatchObject({ ip: '127.0.0.1', port: r.localPort });
     const shown = JSON.parse((await runCli(['users', 'show', VALID_USER, '--json', '--db', db])).stdout);
     expect(shown.port).toBe(r.localPort);
   });
 
   it('records an address with a + behind nginx, as it would directly', async () => {
-    const dir = join(pki.dir, 'plus');
+    const dir = join(fx.pki.dir, 'plus');
     const { makeClient } = await import('../../src/pki/make.ts');
-    await makeClient({ dir: pki.dir, identity: 'user+tag@qt-test.com', name: 'plus', days: 30, force: false });
+    await makeClient({ dir: fx.pki.dir, identity: 'user+tag@qt-test.com', name: 'plus', days: 30, force: false });
     await runCli(['users', 'add', 'user+tag@qt-test.com', '--db', db]);
-    const r = await request(nginxUrl, { ca: pki.ca, cert: join(pki.dir, 'plus.crt'), key: join(pki.dir, 'plus.key') });
+    const r = await request(nginxUrl, { ca: fx.pki.ca, cert: join(fx.pki.dir, 'plus.crt'), key: join(fx.pki.dir, 'plus.key') });
     expect(r.status, r.body + dir).toBe(204);
-    expect(await takePacket(sink, 'user+tag@qt-test.com')).toMatchObject({ port: r.localPort });
+    expect(await takePacket(fx.sink, 'user+tag@qt-test.com')).toMatchObject({ port: r.localPort });
   });
 
   it('answers 400 for a CN that is not an email, 403 for an unknown user, and nginx 400 without a certificate', async () => {
-    const bad = await request(nginxUrl, { ca: pki.ca, ...pki.badCn });
+    const bad = await request(nginxUrl, { ca: fx.pki.ca, ...fx.pki.badCn });
     expect(bad.status).toBe(400);
     expect(bad.json()).toEqual({ code: 'invalid_cn', message: 'CN must be a valid email address' });
-    const unknown = await request(nginxUrl, { ca: pki.ca, ...pki.unknown });
+    const unknown = await request(nginxUrl, { ca: fx.pki.ca, ...fx.pki.unknown });
     expect(unknown.status).toBe(403);
-    const none = await request(nginxUrl, { ca: pki.ca });
+    const none = await request(nginxUrl, { ca: fx.pki.ca });
     expect(none.status).toBe(400);
     expect(none.body).toContain('No required SSL certificate was sent');
   });

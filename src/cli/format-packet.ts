@@ -1,11 +1,12 @@
 // How `qtstatus listen` shows a datagram: a block like the old Python
 // listener's for people, one JSON object per line for programs (docs/protocol.md).
-// Bytes from the network never reach a terminal raw: see escapeText.
+// Bytes from the network never reach a terminal raw: see ./escape.ts.
 
 import type { ChalkInstance } from 'chalk';
 import type { RejectReason, StatusPacket } from '../protocol/packet.ts';
 import { msToIso, nsToIso } from '../protocol/time.ts';
 import { hostPort, plainIp } from '../net/address.ts';
+import { escapeText, safeJson } from './escape.ts';
 
 export interface Source {
   address: string;
@@ -15,18 +16,6 @@ export interface Source {
 export type DatagramEvent =
   | { kind: 'status'; from: Source; size: number; receivedAt: number; packet: StatusPacket }
   | { kind: 'rejected'; from: Source; size: number; receivedAt: number; reason: RejectReason; message: string; bytes: Uint8Array };
-
-// C0 and C1 controls, DEL, and the bidi and zero-width format characters that
-// can disguise text (Unicode TR #9, "Trojan Source", CVE-2021-42574).
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu;
-
-/** Escapes characters that could move the cursor or disguise text. */
-export function escapeText(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const code = c.codePointAt(0) ?? 0;
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-  });
-}
 
 /** "2025-12-20 13:06:40.123456789 UTC". */
 function humanTime(ns: bigint): string {
@@ -65,14 +54,6 @@ export function formatHuman(ev: DatagramEvent, c: ChalkInstance, verbose: boolea
     (verbose ? `Size         : ${ev.size} bytes\n` : '') +
     `${c.dim(RULE)}\n`
   );
-}
-
-// JSON.stringify escapes C0 controls only; escape the rest of UNSAFE too so a
-// JSON line shown on a terminal is as safe as the human output.
-const JSON_UNSAFE = /[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
-
-export function safeJson(value: unknown): string {
-  return JSON.stringify(value).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -4,6 +4,7 @@
 import { CommanderError } from 'commander';
 import { getSystemErrorMessage } from 'node:util';
 import { ErrorCodes, isQtError, type ErrorCode } from '../errors.ts';
+import { escapeText } from './escape.ts';
 
 /** Exit codes scripts can rely on (docs/cli.md). */
 export const ExitCodes = {
@@ -54,17 +55,21 @@ function describeCause(cause: unknown): string | undefined {
 
 /** Commander's usage error, in our format, with where to look next. */
 export function formatUsageError(text: string): string {
-  const line = text.trim().replace(/^error: /, '');
+  const line = escapeText(text.trim().replace(/^error: /, ''));
   return `qtstatus: ${line} (see 'qtstatus --help' or 'qtstatus help <command>')\n`;
 }
 
-/** The single line printed for a failure, without colour. */
+/**
+ * The single line printed for a failure, without colour. Messages carry
+ * user and network text (file names, identities, server answers): escaped.
+ */
 export function formatError(err: unknown): string {
   if (isQtError(err)) {
     const cause = describeCause(err.cause);
-    return `qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${err.hint ? ` (${err.hint})` : ''}`;
+    return escapeText(`qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${err.hint ? ` (${err.hint})` : ''}`);
   }
-  if (err instanceof CommanderError) return err.message.replace(/^error: /, 'qtstatus: ');
+  if (err instanceof CommanderError) return escapeText(err.message.replace(/^error: /, 'qtstatus: '));
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  return `qtstatus: internal error: ${text} (this is a bug: please report it with the command you ran)`;
+  const lines = text.split('\n').map(escapeText).join('\n');
+  return `qtstatus: internal error: ${lines} (this is a bug: please report it with the command you ran)`;
 }

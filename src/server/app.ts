@@ -8,11 +8,12 @@ import { encode } from '../protocol/packet.ts';
 import { msToIso } from '../protocol/time.ts';
 import type { Store } from '../store/store.ts';
 import type { UdpSender } from '../net/udp-sender.ts';
-import { identifyTlsPeer, type Identity } from './identity.ts';
+import { normalSerial, type RevocationList } from '../pki/crl.ts';
+import { tcpSocket, type ConnectionGuard } from './connections.ts';
+import { identifyTlsPeer, invalidCertificate, NO_CERTIFICATE, stillValid, type Identity, type Refused, type Verified } from './identity.ts';
 import type { ServerMetrics } from './metrics.ts';
-import { identifyProxied } from './proxy.ts';
+import { identifyProxied, type ProxyOptions } from './proxy.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import type { BlockList } from 'node:net';
 
 export interface RequestLog {
   time: string;
@@ -34,7 +35,12 @@ export interface AppOptions {
   autoEnroll: boolean;
   limiter?: RateLimiter;
   /** Plain-HTTP mode behind a proxy: whose headers to believe. */
-  trustedProxies?: BlockList;
+  proxy?: ProxyOptions;
+  /** The connections, by TCP socket (./connections.ts). */
+  guard: ConnectionGuard;
+  /** The current CRL; replaced on reload. */
+  revocation: { list?: RevocationList };
+  maxConnectionAgeMs: number;
   maxBodyBytes: number;
   metrics: ServerMetrics;
   onLog?: (entry: RequestLog) => void;
@@ -44,9 +50,23 @@ export interface AppOptions {
 const API = '/api/client';
 const identities = new WeakMap<object, Identity>();
 
+/** Why a revoked certificate was revoked, when the CRL says (RFC 5280 §5.3.1). */
+function revokedBy(list: RevocationList | undefined, serial: string): Refused | undefined {
+  const entry = serial === '' ? undefined : list?.revoked.get(serial);
+  return entry ? invalidCertificate('CERT_REVOKED', entry.reason) : undefined;
+}
+
 /** Called once per TLS connection, right after the handshake. */
-export function rememberIdentity(socket: TLSSocket): void {
-  identities.set(socket, identifyTlsPeer(socket));
+export function rememberIdentity(socket: TLSSocket, guard: ConnectionGuard, crl: RevocationList | undefined): void {
+  let id = identifyTlsPeer(socket);
+  if (!id.ok && id.reason === 'CERT_REVOKED') id = revokedBy(crl, normalSerial(socket.getPeerX509Certificate()?.serialNumber ?? '')) ?? id;
+  identities.set(socket, id);
+  if (id.ok) guard.verify(tcpSocket(socket), id);
+}
+
+/** The checks that cannot wait for the next handshake (issue #10, defect 5). */
+function currentIdentity(id: Verified, nowMs: number, crl: RevocationList | undefined): Identity {
+  return stillValid(id, nowMs) ?? revokedBy(crl, id.serial) ?? id;
 }
 
 const idPrefix = Math.floor(Math.random() * 0xffffff).toString(36);
@@ -101,27 +121,30 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
     if (req.method !== 'PATCH') return fail(405, 'method_not_allowed', `use PATCH on ${API}`, {}, { allow: 'PATCH' });
 
     // Who is it? One central check that no route can bypass.
-    let peer: Identity & { ip?: string; port?: number };
-    if (o.trustedProxies) {
-      peer = identifyProxied(req, o.trustedProxies);
-    } else {
-      peer = identities.get(req.socket) ?? { ok: false, code: 'no_certificate', message: 'No required SSL certificate was sent' };
-    }
+    const now = Date.now();
+    let peer: Identity & { ip?: string; port?: number } = o.proxy ? identifyProxied(req, o.proxy) : (identities.get(req.socket) ?? NO_CERTIFICATE);
+    if (peer.ok) peer = { ...currentIdentity(peer, now, o.revocation.list), ip: peer.ip, port: peer.port };
     // IPv4-mapped as plain IPv4, once: as logged, stored and announced.
     const clientIp = plainIp(peer.ip ?? req.socket.remoteAddress ?? '');
     ip = clientIp;
     port = peer.port ?? req.socket.remotePort ?? 0;
     if (!peer.ok) {
       metrics.clientVerifyFailures.inc({ reason: peer.reason ?? peer.code });
-      return fail(400, peer.code, peer.message, peer.reason ? { reason: peer.reason } : {});
+      // As nginx does: a refused identity gets its answer and the connection
+      // goes, so refused clients cannot hold connections (issue #10, defect 4).
+      // Behind a proxy the connection is the proxy's.
+      return fail(400, peer.code, peer.message, peer.reason ? { reason: peer.reason } : {}, o.proxy ? {} : { connection: 'close' });
     }
     identity = peer.email;
+    if (!o.proxy && o.maxConnectionAgeMs > 0 && now - (o.guard.openedAt(tcpSocket(req.socket)) ?? now) > o.maxConnectionAgeMs) {
+      res.setHeader('connection', 'close'); // handshake again, with the certificate of today
+    }
 
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxBodyBytes) {
       return fail(413, 'payload_too_large', `request body over ${o.maxBodyBytes} bytes`, {}, { connection: 'close' });
     }
-    const wait = o.limiter?.take(peer.email, Date.now()) ?? 0;
+    const wait = o.limiter?.take(peer.email, now) ?? 0;
     if (wait > 0) return fail(429, 'rate_limited', `too many requests for ${peer.email}`, {}, { 'retry-after': wait });
 
     // The body carries nothing we need, but it must be read (and bounded)

@@ -15,6 +15,7 @@ export interface ServerMetrics {
   answered(route: string, status: number, seconds: number): void;
   storeErrors: Counter;
   connections: Gauge;
+  connectionsShed: Counter<'reason'>;
   clientVerifyFailures: Counter<'reason'>;
   handshakeErrors: Counter<'reason'>;
 }
@@ -65,6 +66,12 @@ export function createMetrics(udp: () => { sent: number; failed: number }): Serv
     },
     storeErrors: new Counter({ name: 'qtstatus_store_errors_total', help: 'Store operations that failed', registers: [registry] }),
     connections: new Gauge({ name: 'qtstatus_open_connections', help: 'Open client connections', registers: [registry] }),
+    connectionsShed: new Counter({
+      name: 'qtstatus_connections_shed_total',
+      help: 'Connections closed or refused at a connection limit, or closed for a revoked certificate, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     clientVerifyFailures: new Counter({
       name: 'qtstatus_tls_client_verification_failures_total',
       help: 'Requests refused for their client certificate, by reason',

@@ -7,13 +7,18 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, QtError } from '../errors.ts';
+import type { RevocationList } from '../pki/crl.ts';
 import { createApp, rememberIdentity, type AppOptions } from './app.ts';
+import { ConnectionGuard, type ShedReason } from './connections.ts';
+import { isTrusted } from './proxy.ts';
 
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca: Buffer;
   crl?: Buffer;
+  /** The CRL as read and checked against the CA (../pki/crl.ts). */
+  revocation?: RevocationList;
 }
 
 export interface Limits {
@@ -23,6 +28,10 @@ export interface Limits {
   keepAliveTimeoutMs: number;
   maxHeaderSize: number;
   maxConnections: number;
+  /** Per client address; at the limit unverified connections yield (./connections.ts). */
+  maxConnectionsPerAddress: number;
+  /** A connection older than this is closed after its next answer: the client handshakes again (0: no limit). */
+  maxConnectionAgeMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -32,22 +41,34 @@ export const DEFAULT_LIMITS: Limits = {
   keepAliveTimeoutMs: 65_000,
   maxHeaderSize: 8192,
   maxConnections: 10_000,
+  // Enough for a large NAT'd office of heartbeating devices; one host's flood
+  // of unverified connections only ever evicts its own (./connections.ts).
+  maxConnectionsPerAddress: 256,
+  // nginx's keepalive_time default: a revoked or replaced certificate stops
+  // riding on an old connection within the hour even without a CRL.
+  maxConnectionAgeMs: 3_600_000,
 };
 
-export interface ServerOptions extends AppOptions {
+export interface ServerOptions extends Omit<AppOptions, 'guard' | 'revocation' | 'maxConnectionAgeMs'> {
   host: string;
   port: number;
   /** TLS with client certificates; absent in trusted-proxy mode. */
   tls?: TlsMaterial;
   limits: Limits;
   onTlsError?: (err: Error & { code?: string }, socket: Socket) => void;
+  /** The CRL in proxy mode, where nginx verifies (with its own ssl_crl); in TLS mode tls.revocation. */
+  revocation?: RevocationList;
 }
 
 export interface RunningServer {
   address: AddressInfo;
   url: string;
-  /** New certificate, key, CA and CRL for new handshakes; open connections stay. */
-  reload(tls: TlsMaterial): void;
+  /**
+   * New certificate, key, CA and CRL for new handshakes; open connections
+   * stay, but those of certificates the new CRL revokes are closed. Returns
+   * how many were closed.
+   */
+  reload(tls: TlsMaterial): number;
   /** Stops accepting, lets requests in flight finish within graceMs, then closes. */
   close(graceMs: number): Promise<void>;
 }
@@ -67,7 +88,9 @@ function tlsOptions(m: TlsMaterial): https.ServerOptions {
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const app = createApp(o);
+  const guard = new ConnectionGuard(o.limits, (reason: ShedReason) => o.metrics.connectionsShed.inc({ reason }));
+  const revocation = { list: o.tls?.revocation ?? o.revocation };
+  const app = createApp({ ...o, guard, revocation, maxConnectionAgeMs: o.limits.maxConnectionAgeMs });
   const common: http.ServerOptions = {
     maxHeaderSize: o.limits.maxHeaderSize,
     headersTimeout: o.limits.headersTimeoutMs,
@@ -87,7 +110,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         hint: 'check that --cert and --key are a pair and --ca is a PEM CA certificate',
       });
     }
-    server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket));
+    server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket, guard, revocation.list));
     server.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
       o.metrics.handshakeErrors.inc({ reason: err.code ?? 'unknown' });
       o.onTlsError?.(err, socket);
@@ -96,8 +119,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   } else {
     server = http.createServer(common, app);
   }
-  server.maxConnections = o.limits.maxConnections;
+  // Limits are the guard's (not server.maxConnections, which refuses the
+  // newcomer whoever holds the others).
   server.on('connection', (socket: Socket) => {
+    if (!guard.admit(socket, Date.now(), o.proxy !== undefined && isTrusted(o.proxy.trusted, socket.remoteAddress))) {
+      socket.destroy();
+      return;
+    }
     o.metrics.connections.inc();
     socket.once('close', () => o.metrics.connections.dec());
   });
@@ -135,6 +163,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     url: `${o.tls ? 'https' : 'http'}://${host}:${address.port}`,
     reload(tls) {
       (server as https.Server).setSecureContext(tlsOptions(tls));
+      revocation.list = tls.revocation;
+      const revoked = tls.revocation?.revoked;
+      return revoked ? guard.closeWhere((id) => revoked.has(id.serial)) : 0;
     },
     close(graceMs) {
       closing ??= new Promise<void>((resolve) => {

@@ -2,8 +2,10 @@
 // missing file or a key that is not the certificate's fails at start (or at
 // SIGHUP, keeping the old ones) with the file named.
 
+import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes, QtError } from '../errors.ts';
+import { CrlError, readCrl, type RevocationList } from '../pki/crl.ts';
 import { readCertificateAndKey, readCertificatesFile } from '../pki/read.ts';
 import type { TlsMaterial } from './server.ts';
 
@@ -25,9 +27,37 @@ export async function loadTlsMaterial(files: TlsFiles, passphrase?: string): Pro
         }),
   ]);
   return {
+    revocation: crl === undefined ? undefined : checkedCrl(files.crl as string, crl, cas),
     cert: Buffer.from(pair.certificate.toString()),
     key: Buffer.from(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
     ca: Buffer.from(cas.map((c) => c.toString()).join('')),
     crl,
   };
+}
+
+/** A CRL that one of the CA certificates signed; else the file is named and nothing changes. */
+function checkedCrl(file: string, data: Buffer, cas: X509Certificate[]): RevocationList {
+  let last: unknown;
+  for (const ca of cas) {
+    try {
+      return readCrl(data, ca);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new QtError(ErrorCodes.CERT, `cannot use the CRL ${file}`, {
+    cause: last instanceof CrlError ? last.message : last,
+    hint: 'it must be a PEM or DER CRL signed by the CA given with --ca',
+  });
+}
+
+/** The CRL alone, checked against the CA (proxy mode, where nginx does the TLS). */
+export async function loadRevocation(crlFile: string, caFile: string): Promise<RevocationList> {
+  const [cas, crl] = await Promise.all([
+    readCertificatesFile(caFile, 'CA certificate'),
+    readFile(crlFile).catch((err: unknown) => {
+      throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${crlFile}`, { cause: err, hint: 'check --crl' });
+    }),
+  ]);
+  return checkedCrl(crlFile, crl, cas);
 }

@@ -23,6 +23,13 @@ export interface TestPki {
   otherCa: { cert: string; key: string };
   /** Two CN attributes, signed by the CA (openssl). */
   twoCns: { cert: string; key: string };
+  /** Subject `CN=attacker@qt-test.com, O=x\,CN=valid_user@qt-test.com`: one CN, and an O whose text looks like a second (openssl). */
+  commaCn: { cert: string; key: string };
+  /** A subject with no CN at all (openssl). */
+  noCn: { cert: string; key: string };
+  /** RSA-1024 and SHA-1 signed client certificates for valid_user (openssl). */
+  rsa1024: { cert: string; key: string };
+  sha1: { cert: string; key: string };
   /** revoked@qt-test.com, listed in `crl`. */
   revoked: { cert: string; key: string };
   /** A CRL from the CA (openssl ca -gencrl) that revokes `revoked`. */
@@ -51,6 +58,18 @@ export async function makeTestPki(keyType: KeyType = 'ecdsa-p256'): Promise<Test
   openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', twoCns.key, '-subj', `/CN=${VALID_USER}/CN=other@qt-test.com`, '-out', join(dir, 'two_cns.csr'));
   writeFileSync(join(dir, 'two_cns.ext'), 'extendedKeyUsage = clientAuth\nkeyUsage = critical, digitalSignature\n');
   openssl('x509', '-req', '-in', join(dir, 'two_cns.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '2', '-out', twoCns.cert, '-extfile', join(dir, 'two_cns.ext'));
+  // Hostile subjects and weak keys, signed by the CA as a careless or
+  // compromised registration authority might (issue #10).
+  const signed = (name: string, subj: string, newkey: string[], md = '-sha256') => {
+    openssl('req', '-new', ...newkey, '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', subj, '-out', join(dir, `${name}.csr`));
+    openssl('x509', '-req', md, '-in', join(dir, `${name}.csr`), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '2', '-out', join(dir, `${name}.crt`), '-extfile', join(dir, 'two_cns.ext'));
+    return f(name);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  const commaCn = signed('comma_cn', `/CN=attacker@qt-test.com/O=x,CN=${VALID_USER}`, ec);
+  const noCn = signed('no_cn', `/O=qtstatus/OU=${VALID_USER}`, ec);
+  const rsa1024 = signed('rsa1024', `/CN=${VALID_USER}`, ['-newkey', 'rsa:1024']);
+  const sha1 = signed('sha1', `/CN=${VALID_USER}`, ['-newkey', 'rsa:2048'], '-sha1');
   await makeClient({ dir, identity: 'revoked@qt-test.com', name: 'revoked', ...base });
   writeFileSync(join(dir, 'crl.cnf'), `[ca]\ndefault_ca = qt\n[qt]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n`);
   writeFileSync(join(dir, 'index.txt'), '');
@@ -70,6 +89,10 @@ export async function makeTestPki(keyType: KeyType = 'ecdsa-p256'): Promise<Test
     expired: f('expired'),
     otherCa: { cert: join(other, 'client.crt'), key: join(other, 'client.key') },
     twoCns,
+    commaCn,
+    noCn,
+    rsa1024,
+    sha1,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

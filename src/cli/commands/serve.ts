@@ -13,9 +13,10 @@ import { createMetrics, shareWithCluster } from '../../server/metrics.ts';
 import { trustList } from '../../server/proxy.ts';
 import { RateLimiter } from '../../server/rate-limit.ts';
 import { DEFAULT_LIMITS, startServer } from '../../server/server.ts';
-import { loadTlsMaterial, type TlsFiles } from '../../server/tls-files.ts';
+import { loadRevocation, loadTlsMaterial, type TlsFiles } from '../../server/tls-files.ts';
 import { DEFAULT_DB, openStore } from '../../store/open.ts';
 import { BatchWriter } from '../batch-writer.ts';
+import { escapeText, safeJson } from '../escape.ts';
 import { formatError } from '../report.ts';
 import { collect, parseDuration, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt } from '../options.ts';
 import { colourFor } from '../style.ts';
@@ -35,11 +36,14 @@ export interface ServeOptions {
   udpSourcePort: number;
   udpTtl: number;
   trustProxy?: string[];
+  legacyCnHeader?: boolean;
   metrics?: { host: string; port: number };
   rateLimit: number;
   rateBurst: number;
   maxBody: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxConnectionAge: number;
   maxHeaderSize: number;
   handshakeTimeout: number;
   headerTimeout: number;
@@ -49,10 +53,11 @@ export interface ServeOptions {
   workers: number;
 }
 
+/** Method, path and identity come from the network: escaped (issue #10, defect 3). */
 function textLog(e: RequestLog): string {
-  const who = e.identity ?? '-';
+  const who = e.identity === undefined ? '-' : escapeText(e.identity);
   const from = e.ip === undefined ? '-' : hostPort(e.ip, e.port ?? 0);
-  return `${e.time} ${e.status} ${e.method} ${e.path} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
+  return `${e.time} ${e.status} ${escapeText(e.method)} ${escapeText(e.path)} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
 }
 
 /** Serves until a signal; in a `--workers` process, reports to the primary instead of printing. */
@@ -64,6 +69,9 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
   const tlsFiles: TlsFiles = { cert: opts.cert, key: opts.key, ca: opts.ca, crl: opts.crl };
   const passphrase = process.env.QTSTATUS_KEY_PASSPHRASE;
   const tls = proxyMode ? undefined : await loadTlsMaterial(tlsFiles, passphrase);
+  // Behind nginx, nginx refuses revoked certificates at the handshake (its
+  // ssl_crl); with --crl here too, a revoked one is refused per request.
+  const revocation = proxyMode && opts.crl !== undefined ? await loadRevocation(opts.crl, opts.ca) : undefined;
 
   const store = await openStore(opts.db);
   const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
@@ -90,7 +98,8 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
       host: opts.host,
       port: opts.port,
       tls,
-      trustedProxies: trusted,
+      proxy: trusted ? { trusted, legacyCnHeader: opts.legacyCnHeader === true } : undefined,
+      revocation,
       store,
       sender,
       clock: createNsClock(),
@@ -105,8 +114,10 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
         requestTimeoutMs: opts.requestTimeout,
         maxHeaderSize: opts.maxHeaderSize,
         maxConnections: opts.maxConnections,
+        maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
+        maxConnectionAgeMs: opts.maxConnectionAge,
       },
-      onLog: opts.log === 'off' ? undefined : (e) => logs.write(logJson ? JSON.stringify(e) + '\n' : textLog(e)),
+      onLog: opts.log === 'off' ? undefined : (e) => logs.write(logJson ? safeJson(e) + '\n' : textLog(e)),
       onStoreError: (e) => warn(`store error: ${formatError(e).replace(/^qtstatus: /, '')}`),
     });
   } catch (e) {
@@ -146,8 +157,8 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
       loadTlsMaterial(tlsFiles, passphrase).then(
         (material) => {
           try {
-            running.reload(material);
-            info('qtstatus serve: SIGHUP: reloaded the certificate, key, CA and CRL');
+            const closed = running.reload(material);
+            info(`qtstatus serve: SIGHUP: reloaded the certificate, key, CA and CRL${closed ? `; closed ${closed} connection${closed === 1 ? '' : 's'} of revoked certificates` : ''}`);
           } catch (e) {
             warn(`SIGHUP: kept the old certificates: ${formatError(new QtError(ErrorCodes.CERT, 'cannot use the new files', { cause: e }))}`);
           }
@@ -157,6 +168,9 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
     });
     // Only now, with every signal handled, do tests and scripts see us ready.
     if (worker) return void process.send?.({ type: 'listening', url: running.url, store: store.description, targets: sender.targets });
+    if (opts.legacyCnHeader && proxyMode) {
+      warn('--legacy-cn-header: identities come from the X-Subject-CN header, which nginx cuts out of DN text; an escaped comma in a subject can forge it (docs/nginx.md). Forward the certificate instead: X-Client-Cert $ssl_client_escaped_cert.');
+    }
     info(`${err.bold('serving')} ${running.url}${proxyMode ? ` (plain HTTP behind trusted proxies ${opts.trustProxy?.join(', ')})` : ` (client certificates from ${opts.ca})`}`);
     info(`store ${store.description}; UDP from port ${opts.udpSourcePort} to ${sender.targets.join(', ')}${opts.autoEnroll ? '; auto-enroll on' : ''}`);
   });
@@ -185,12 +199,15 @@ export function registerServe(program: Command): void {
     .option('--udp-target <host:port>', `where status packets go; repeatable (default ${formatTarget(DEFAULT_UDP_TARGET)})`, collect((v) => parseHostPort(v)))
     .option('--udp-source-port <port>', 'UDP source port of status packets', parsePort, 6666)
     .option('--udp-ttl <hops>', 'multicast TTL', parsePositiveInt, 1)
-    .option('--trust-proxy <addr|cidr>', 'plain HTTP behind nginx: believe its X-Subject-CN, X-Real-IP… from these; repeatable', collect(String))
+    .option('--trust-proxy <addr|cidr>', 'plain HTTP behind nginx: believe its X-Client-Cert, X-Client-Verify, X-Real-IP… from these; repeatable', collect(String))
+    .option('--legacy-cn-header', 'behind nginx, also believe the old X-Subject-CN header (unsafe; warns; docs/nginx.md)')
     .option('--metrics <[host:]port>', 'Prometheus metrics on this address (host defaults to 127.0.0.1)', (v) => (/^\d+$/.test(v) ? { host: '127.0.0.1', port: parsePort(v) } : parseHostPort(v, '127.0.0.1')))
     .option('--rate-limit <n>', 'requests per second per identity; 0 turns it off', parseNonNegativeInt, 10)
     .option('--rate-burst <n>', 'requests an identity may make at once', parsePositiveInt, 20)
     .option('--max-body <bytes>', 'largest request body', parseNonNegativeInt, 1024)
-    .option('--max-connections <n>', 'most open connections', parsePositiveInt, DEFAULT_LIMITS.maxConnections)
+    .option('--max-connections <n>', 'most open connections; at the limit unverified ones make room', parsePositiveInt, DEFAULT_LIMITS.maxConnections)
+    .option('--max-connections-per-address <n>', 'most open connections from one client address', parsePositiveInt, DEFAULT_LIMITS.maxConnectionsPerAddress)
+    .option('--max-connection-age <duration>', 'close a connection after its next answer once it is this old (0: never)', parseDuration, DEFAULT_LIMITS.maxConnectionAgeMs)
     .option('--max-header-size <bytes>', 'largest request header', parsePositiveInt, DEFAULT_LIMITS.maxHeaderSize)
     .option('--handshake-timeout <duration>', 'time allowed for the TLS handshake', parseDuration, DEFAULT_LIMITS.handshakeTimeoutMs)
     .option('--header-timeout <duration>', 'time allowed for the request headers', parseDuration, DEFAULT_LIMITS.headersTimeoutMs)

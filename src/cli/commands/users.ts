@@ -7,6 +7,7 @@ import { isValidEmail } from '../../protocol/email.ts';
 import { nsToIso } from '../../protocol/time.ts';
 import { DEFAULT_DB, openStore } from '../../store/open.ts';
 import type { Store, UserRecord } from '../../store/store.ts';
+import { escapeText, safeJson } from '../escape.ts';
 import { colourFor } from '../style.ts';
 
 interface DbOption {
@@ -45,8 +46,9 @@ function userJson(u: UserRecord) {
 }
 
 function userRow(u: UserRecord): string[] {
-  if (u.lastSeenNs === null) return [u.email, 'never', '', '', ''];
-  return [u.email, nsToIso(u.lastSeenNs).replace(/\.(\d{3})\d{6}Z$/, '.$1Z'), age(u.lastSeenNs), u.ip ?? '', String(u.port ?? '')];
+  const email = escapeText(u.email);
+  if (u.lastSeenNs === null) return [email, 'never', '', '', ''];
+  return [email, nsToIso(u.lastSeenNs).replace(/\.(\d{3})\d{6}Z$/, '.$1Z'), age(u.lastSeenNs), u.ip ?? '', String(u.port ?? '')];
 }
 
 function table(rows: string[][]): string {
@@ -77,7 +79,7 @@ export function registerUsers(program: Command): void {
         });
       }
       const added = await withStore(opts.db, (s) => s.addUsers(emails, BigInt(Date.now()) * 1_000_000n));
-      for (const e of emails) process.stderr.write(`${added.includes(e) ? 'added' : 'exists'} ${e}\n`);
+      for (const e of emails) process.stderr.write(`${added.includes(e) ? 'added' : 'exists'} ${escapeText(e)}\n`);
     });
 
   users
@@ -88,7 +90,7 @@ export function registerUsers(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ qtstatus users list\n  $ qtstatus users list --json | jq -r ".[].email"')
     .action(async (opts: DbOption) => {
       const list = await withStore(opts.db, (s) => s.listUsers(), { mustExist: true });
-      if (opts.json) return void process.stdout.write(JSON.stringify(list.map(userJson), null, 2) + '\n');
+      if (opts.json) return void process.stdout.write(safeJson(list.map(userJson), 2) + '\n');
       if (list.length === 0) return void process.stderr.write(`no users in ${opts.db} (add some: qtstatus users add EMAIL)\n`);
       const c = colourFor(process.stdout);
       const text = table([['EMAIL', 'LAST SEEN (UTC)', 'AGE', 'IP', 'PORT'], ...list.map(userRow)]);
@@ -105,11 +107,11 @@ export function registerUsers(program: Command): void {
     .action(async (email: string, opts: DbOption) => {
       const u = await withStore(opts.db, (s) => s.getUser(email), { mustExist: true });
       if (!u) throw new QtError(ErrorCodes.NOT_FOUND, `no user ${email} in ${opts.db}`, { hint: `add it: qtstatus users add ${email}` });
-      if (opts.json) return void process.stdout.write(JSON.stringify(userJson(u), null, 2) + '\n');
+      if (opts.json) return void process.stdout.write(safeJson(userJson(u), 2) + '\n');
       const j = userJson(u);
       process.stdout.write(
-        `email      ${j.email}\nregistered ${j.createdAt}\nlast seen  ${j.lastSeen ? `${j.lastSeen} (${age(u.lastSeenNs as bigint)})` : 'never'}\n` +
-          (j.lastSeen ? `from       ${hostPort(j.ip ?? '', j.port ?? 0)}\n` : ''),
+        `email      ${escapeText(j.email)}\nregistered ${j.createdAt}\nlast seen  ${j.lastSeen ? `${j.lastSeen} (${age(u.lastSeenNs as bigint)})` : 'never'}\n` +
+          (j.lastSeen ? `from       ${escapeText(hostPort(j.ip ?? '', j.port ?? 0))}\n` : ''),
       );
     });
 
@@ -121,6 +123,6 @@ export function registerUsers(program: Command): void {
     .action(async (email: string, opts: DbOption) => {
       const removed = await withStore(opts.db, (s) => s.removeUser(email), { mustExist: true });
       if (!removed) throw new QtError(ErrorCodes.NOT_FOUND, `no user ${email} in ${opts.db}`);
-      process.stderr.write(`removed ${email}\n`);
+      process.stderr.write(`removed ${escapeText(email)}\n`);
     });
 }

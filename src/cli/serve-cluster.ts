@@ -27,7 +27,7 @@ interface Listening {
 export async function runPrimary(opts: ServeOptions): Promise<void> {
   const info = (text: string) => process.stderr.write(`${text}\n`);
   if (!opts.trustProxy?.length) await loadTlsMaterial({ cert: opts.cert, key: opts.key, ca: opts.ca, crl: opts.crl }, process.env.QTSTATUS_KEY_PASSPHRASE);
-  await (await openStore(opts.db)).close();
+  await (await openStore(opts.db, { verify: true })).close();
   const probe = await openUdpSender({
     targets: opts.udpTarget ?? [DEFAULT_UDP_TARGET],
     sourcePort: 0,

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { QtError } from '../errors.ts';
 import { plainIp } from '../net/address.ts';
 import { encode } from '../protocol/packet.ts';
 import { msToIso } from '../protocol/time.ts';
@@ -112,7 +113,8 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
         (err) => {
           metrics.storeErrors.inc();
           o.onStoreError?.(err);
-          fail(503, 'store_unavailable', 'the store does not answer');
+          const why = err instanceof QtError ? err.message : 'the store does not answer';
+          fail(503, 'store_unavailable', why, { status: 'degraded' });
         },
       );
       return;

@@ -2,7 +2,7 @@
 // postgres:// URL.
 
 import { ErrorCodes, QtError } from '../errors.ts';
-import { SqliteStore } from './sqlite.ts';
+import { SqliteStore, type SqliteOpenOptions } from './sqlite.ts';
 import type { Store } from './store.ts';
 
 export const DEFAULT_DB = 'qtstatus.db';
@@ -11,8 +11,8 @@ export function isPostgresUrl(spec: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spec);
 }
 
-/** `mustExist`: for commands that only read or remove, a missing database is an error, not a new file. */
-export async function openStore(spec: string, opts: { mustExist?: boolean } = {}): Promise<Store> {
+/** `mustExist`: for commands that only read or remove; `lockWaitMs` and `verify`: for the server (./sqlite.ts). */
+export async function openStore(spec: string, opts: SqliteOpenOptions = {}): Promise<Store> {
   if (isPostgresUrl(spec)) {
     throw new QtError(ErrorCodes.USAGE, 'the PostgreSQL store is not in this version', {
       hint: 'use a SQLite file for --db',

@@ -1,16 +1,44 @@
 // The embedded store: node:sqlite, WAL journal (readers never block the
-// writer; `qtstatus users` works while the server runs), a busy timeout so
-// several processes (`serve --workers`) can share one file.
+// writer; `qtstatus users` works while the server runs), several processes
+// (`serve --workers`, `users`) on one file.
 // synchronous=NORMAL in WAL mode: a commit survives a crash of the process;
 // the last commits before a power loss may not (sqlite.org/pragma.html#pragma_synchronous).
+//
+// node:sqlite is synchronous. A command may wait in SQLite's busy handler for
+// another process's write lock; the server must not, or every request and
+// /healthz freezes behind it (issue #10, defect 6). So the server's store
+// never waits inside SQLite (busy timeout 0): a batch that finds the lock
+// taken is retried from a timer, the event loop free meanwhile, and updates
+// that waited `lockWaitMs` fail (503) while the rest wait on.
 
 import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { MIGRATIONS, SCHEMA_VERSION, SQL } from './schema.ts';
 import type { SeenUpdate, Store, UserRecord } from './store.ts';
 
 type Row = Record<string, unknown>;
+
+export interface SqliteOpenOptions {
+  /** For commands that only read or remove: a missing file is an error, not a new database. */
+  mustExist?: boolean;
+  /** The server's way: never block the event loop on a lock; give up on an update after this long. */
+  lockWaitMs?: number;
+  /** Refuse a database that fails SQLite's quick_check (a server at start). */
+  verify?: boolean;
+}
+
+/** Below this much free space the store reports itself degraded (SQLITE_FULL is near). */
+const LOW_DISK_BYTES = 4 * 1024 * 1024;
+/** A write lock held this long by someone else makes /healthz say degraded. */
+const DEGRADED_AFTER_MS = 250;
+
+const isBusy = (err: unknown) => {
+  const code = (err as { errcode?: number }).errcode;
+  return (code !== undefined && (code & 0xff) === 5) || /database is locked|SQLITE_BUSY/.test(String((err as Error)?.message));
+};
 
 function toRecord(row: Row): UserRecord {
   return {
@@ -39,15 +67,17 @@ export class SqliteStore implements Store {
   private readonly db: DatabaseSync;
   private readonly file: string;
   private readonly stmts: Map<string, StatementSync> = new Map();
+  private readonly lockWaitMs: number | undefined;
 
-  private constructor(db: DatabaseSync, file: string) {
+  private constructor(db: DatabaseSync, file: string, lockWaitMs: number | undefined) {
     this.db = db;
     this.file = file;
+    this.lockWaitMs = lockWaitMs;
     this.description = `sqlite:${file}`;
   }
 
   /** Opens (creating if needed) and migrates the database at `file`. */
-  static open(file: string, opts: { mustExist?: boolean } = {}): SqliteStore {
+  static open(file: string, opts: SqliteOpenOptions = {}): SqliteStore {
     if (opts.mustExist && file !== ':memory:' && !existsSync(file)) {
       throw new QtError(ErrorCodes.STORE, `there is no database at ${file}`, {
         hint: 'add users first with `qtstatus users add EMAIL`, or pass the --db the server uses',
@@ -61,10 +91,13 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw storeError('cannot open the database', file, err);
     }
-    const store = new SqliteStore(db, file);
+    const store = new SqliteStore(db, file, opts.lockWaitMs);
     try {
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
+      if (opts.verify) store.verify();
       store.migrate();
+      // Opening and migrating may wait like a command; serving may not.
+      if (opts.lockWaitMs !== undefined) db.exec('PRAGMA busy_timeout = 0');
     } catch (err) {
       db.close();
       throw err instanceof QtError ? err : storeError('cannot prepare the database', file, err);
@@ -80,6 +113,27 @@ export class SqliteStore implements Store {
       this.stmts.set(sql, s);
     }
     return s;
+  }
+
+  /**
+   * A database malformed past its header opens fine and fails later, on
+   * some page: check every page's structure once, at start (issue #10,
+   * defect 8). quick_check skips index contents, so it takes seconds only
+   * for millions of rows.
+   */
+  private verify(): void {
+    let problems: string[];
+    try {
+      const rows = this.db.prepare('PRAGMA quick_check(5)').all() as Row[];
+      problems = rows.map((r) => String(Object.values(r)[0])).filter((t) => t !== 'ok');
+    } catch (err) {
+      problems = [String((err as Error).message)]; // SQLITE_CORRUPT on a page the check could not even walk
+    }
+    if (problems.length > 0) {
+      throw new QtError(ErrorCodes.STORE, `the database ${this.file} is corrupt: ${problems.join('; ')}`, {
+        hint: `restore ${this.file} from a backup, or move it aside and add the users again`,
+      });
+    }
   }
 
   private migrate(): void {
@@ -153,23 +207,46 @@ export class SqliteStore implements Store {
    */
   recordSeen(u: SeenUpdate): Promise<{ lastSeenNs: bigint } | undefined> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ update: u, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+      this.pending.push({ update: u, queuedAt: Date.now(), resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.commitPending());
+      }
     });
   }
 
   private pending: Array<{
     update: SeenUpdate;
+    queuedAt: number;
     resolve: (v: { lastSeenNs: bigint } | undefined) => void;
     reject: (err: unknown) => void;
   }> = [];
+  /** A commit is due (next turn, or a lock retry). */
+  private scheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = 0;
+  /** Since when another process has held the write lock against us. */
+  private lockedSince: number | undefined;
+  /** The last commit's failure, until one succeeds (disk full, I/O error…). */
+  private writeError: QtError | undefined;
 
   private commitPending(): void {
+    this.scheduled = false;
+    this.retryTimer = undefined;
+    if (this.pending.length === 0) return;
+    if (!this.db.isOpen) return this.failPending(storeError('cannot record the update', this.file, new Error('the database is closed')));
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (this.lockWaitMs !== undefined && isBusy(err)) return this.waitForLock(err);
+      return this.failPending(storeError('cannot record the update', this.file, err));
+    }
+    this.lockedSince = undefined;
+    this.retryMs = 0;
     const batch = this.pending;
     this.pending = [];
     const results: Array<{ ok: true; value: { lastSeenNs: bigint } | undefined } | { ok: false; err: unknown }> = [];
     try {
-      this.db.exec('BEGIN IMMEDIATE');
       for (const { update: u } of batch) {
         try {
           results.push({ ok: true, value: this.seen(u) });
@@ -178,10 +255,11 @@ export class SqliteStore implements Store {
         }
       }
       this.db.exec('COMMIT');
+      this.writeError = undefined;
     } catch (err) {
       if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
-      const failure = storeError('cannot record the update', this.file, err);
-      for (const p of batch) p.reject(failure);
+      this.writeError = storeError('cannot record the update', this.file, err);
+      for (const p of batch) p.reject(this.writeError);
       return;
     }
     batch.forEach((p, i) => {
@@ -189,6 +267,31 @@ export class SqliteStore implements Store {
       if (r?.ok) p.resolve(r.value);
       else p.reject(r?.err);
     });
+  }
+
+  private failPending(err: QtError): void {
+    const batch = this.pending;
+    this.pending = [];
+    for (const p of batch) p.reject(err);
+  }
+
+  /** Another process holds the write lock: updates that waited long enough fail, the rest retry soon. */
+  private waitForLock(err: unknown): void {
+    const now = Date.now();
+    this.lockedSince ??= now;
+    const limit = this.lockWaitMs ?? 0;
+    const late = this.pending.filter((p) => now - p.queuedAt >= limit);
+    if (late.length > 0) {
+      this.pending = this.pending.filter((p) => now - p.queuedAt < limit);
+      const failure = storeError(`cannot record the update: the database was locked for ${limit} ms`, this.file, err);
+      for (const p of late) p.reject(failure);
+    }
+    if (this.pending.length === 0) return;
+    // 1, 2, 4 … 32 ms: a lock held for a moment (another worker's commit)
+    // costs little latency, a long one little CPU.
+    this.retryMs = Math.min(32, Math.max(1, this.retryMs * 2));
+    this.scheduled = true;
+    this.retryTimer = setTimeout(() => this.commitPending(), this.retryMs);
   }
 
   /** One update, inside the batch's transaction (the statements: ./schema.ts). */
@@ -200,14 +303,47 @@ export class SqliteStore implements Store {
     return undefined;
   }
 
-  check(): Promise<void> {
-    return this.run('the database does not answer', () => {
-      this.stmt(SQL.check).get();
-    });
+  /**
+   * For /healthz, without waiting on any lock: degraded while another
+   * process has held the write lock for a while, after a failed commit,
+   * when the disk is (nearly) full, or when the database cannot be read.
+   */
+  async check(): Promise<void> {
+    // Messages without the path: /healthz shows them to anyone.
+    const fail = (what: string, cause?: unknown) => {
+      throw new QtError(ErrorCodes.STORE, what, { cause });
+    };
+    if (this.lockedSince !== undefined && Date.now() - this.lockedSince >= DEGRADED_AFTER_MS) {
+      fail(`another process has held the database's write lock for ${Date.now() - this.lockedSince} ms`);
+    }
+    if (this.writeError) fail('the last update could not be committed', this.writeError.cause);
+    if (this.file !== ':memory:') {
+      const fs = await statfs(dirname(this.file)).catch(() => undefined);
+      if (fs && fs.bavail * fs.bsize < LOW_DISK_BYTES) fail(`the disk is full (${Math.floor((fs.bavail * fs.bsize) / 1024)} KiB free)`);
+    }
+    try {
+      this.stmt(SQL.readVersion).get();
+      // Could an update be written now? Taking the write lock and letting
+      // go costs no I/O; with busy timeout 0 it never waits.
+      if (this.lockWaitMs !== undefined && !this.db.isTransaction) {
+        this.db.exec('BEGIN IMMEDIATE');
+        this.db.exec('ROLLBACK');
+      }
+    } catch (err) {
+      if (isBusy(err)) fail('another process holds the database\'s write lock', err);
+      fail('the database does not answer', err);
+    }
   }
 
   close(): Promise<void> {
-    if (this.pending.length > 0 && this.db.isOpen) this.commitPending();
+    clearTimeout(this.retryTimer);
+    if (this.pending.length > 0 && this.db.isOpen) {
+      // Last chance for what is queued: wait for a lock as a command would.
+      if (this.lockWaitMs !== undefined) this.db.exec(`PRAGMA busy_timeout = ${Math.max(this.lockWaitMs, 1000)}`);
+      this.commitPending();
+      clearTimeout(this.retryTimer);
+      this.failPending(storeError('cannot record the update', this.file, new Error('the store closed while the database was locked')));
+    }
     if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }

@@ -45,7 +45,7 @@ it('answers 503 on /healthz and on updates when the store fails, and keeps servi
   await store.close(); // the database goes away under the server
   const health = await request(`${url}/healthz`, { ca: pki.ca, method: 'GET' });
   expect(health.status).toBe(503);
-  expect(health.json()).toEqual({ code: 'store_unavailable', message: 'the store does not answer' });
+  expect(health.json()).toEqual({ code: 'store_unavailable', status: 'degraded', message: 'the database does not answer' });
   const update = await request(`${url}/api/client`, { ca: pki.ca, ...pki.client });
   expect(update.status).toBe(503);
   expect(update.json().code).toBe('store_unavailable');

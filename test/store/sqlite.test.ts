@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,5 +56,68 @@ describe('sqlite store files', () => {
     db.exec('UPDATE qtstatus_schema SET version = 99');
     db.close();
     expect(() => SqliteStore.open(file)).toThrow(/schema version 99, newer than this qtstatus knows/);
+  });
+});
+
+// Issue #10, defect 6: another process's write lock must not freeze the
+// server's event loop; updates wait a bounded time, and the store says it is
+// degraded meanwhile.
+describe('sqlite store under another process\'s write lock', () => {
+  const holdLock = (file: string) => {
+    const other = new DatabaseSync(file);
+    other.exec('BEGIN IMMEDIATE');
+    return () => {
+      other.exec('COMMIT');
+      other.close();
+    };
+  };
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('keeps the event loop free while it waits, then commits once the lock is gone', async () => {
+    const file = join(dir, 'locked.db');
+    const s = SqliteStore.open(file, { lockWaitMs: 10_000 });
+    await s.addUsers(['u@example.com'], 1n);
+    const release = holdLock(file);
+    let settled = false;
+    const update = s.recordSeen({ email: 'u@example.com', nowNs: 5n, ip: '::1', port: 1, enroll: false }).finally(() => (settled = true));
+    await tick(300); // a blocking store would sit in SQLite's busy handler past this timer
+    expect(settled).toBe(false);
+    await expect(s.check()).rejects.toThrow(/another process has held the database's write lock for \d+ ms/);
+    release();
+    expect(await update).toEqual({ lastSeenNs: 5n });
+    await expect(s.check()).resolves.toBeUndefined();
+    await s.close();
+  });
+
+  it('fails an update that waited its whole bound, and only that one', async () => {
+    const file = join(dir, 'locked-long.db');
+    const s = SqliteStore.open(file, { lockWaitMs: 200 });
+    await s.addUsers(['u@example.com'], 1n);
+    const release = holdLock(file);
+    await expect(s.recordSeen({ email: 'u@example.com', nowNs: 5n, ip: '::1', port: 1, enroll: false })).rejects.toThrow(/locked for 200 ms/);
+    const later = s.recordSeen({ email: 'u@example.com', nowNs: 6n, ip: '::1', port: 2, enroll: false });
+    await tick(50);
+    release();
+    expect(await later).toEqual({ lastSeenNs: 6n });
+    expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 6n, port: 2 });
+    await s.close();
+  });
+});
+
+// Issue #10, defect 8: a database malformed past its header is refused at start.
+describe('sqlite store integrity', () => {
+  it('refuses, with verify, a database whose pages are damaged past the header', async () => {
+    const file = join(dir, 'damaged.db');
+    const s = SqliteStore.open(file);
+    await s.addUsers(Array.from({ length: 2000 }, (_, i) => `user${i}@example.com`), 1n);
+    await s.close();
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBeGreaterThan(8 * 4096);
+    bytes.fill(0xa5, 10 * 4096, 10 * 4096 + 16); // a b-tree page's header, far from the file's
+    writeFileSync(file, bytes);
+    rmSync(`${file}-wal`, { force: true });
+    expect(() => SqliteStore.open(file, { verify: true })).toThrow(/the database .*damaged\.db is corrupt: database disk image is malformed/);
+    const unchecked = SqliteStore.open(file); // what a server without the check would have started on
+    await unchecked.close();
   });
 });

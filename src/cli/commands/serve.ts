@@ -49,12 +49,13 @@ export interface ServeOptions {
   headerTimeout: number;
   requestTimeout: number;
   grace: number;
+  storeTimeout: number;
   log: 'auto' | 'json' | 'text' | 'off';
   workers: number;
 }
 
 /** Method, path and identity come from the network: escaped (issue #10, defect 3). */
-function textLog(e: RequestLog): string {
+export function textLog(e: RequestLog): string {
   const who = e.identity === undefined ? '-' : escapeText(e.identity);
   const from = e.ip === undefined ? '-' : hostPort(e.ip, e.port ?? 0);
   return `${e.time} ${e.status} ${escapeText(e.method)} ${escapeText(e.path)} ${who} ${from} ${e.ms}ms ${e.id}${e.code ? ` ${e.code}` : ''}\n`;
@@ -73,7 +74,7 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
   // ssl_crl); with --crl here too, a revoked one is refused per request.
   const revocation = proxyMode && opts.crl !== undefined ? await loadRevocation(opts.crl, opts.ca) : undefined;
 
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { lockWaitMs: opts.storeTimeout, verify: true });
   const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
   // Log lines gather for 20 ms: one write for many requests.
   const logs = new BatchWriter(process.stdout, undefined, worker ? 4096 : Infinity, 20);
@@ -212,6 +213,7 @@ export function registerServe(program: Command): void {
     .option('--handshake-timeout <duration>', 'time allowed for the TLS handshake', parseDuration, DEFAULT_LIMITS.handshakeTimeoutMs)
     .option('--header-timeout <duration>', 'time allowed for the request headers', parseDuration, DEFAULT_LIMITS.headersTimeoutMs)
     .option('--request-timeout <duration>', 'time allowed for a whole request', parseDuration, DEFAULT_LIMITS.requestTimeoutMs)
+    .option('--store-timeout <duration>', 'how long an update may wait for the database before it gets 503', parseDuration, 2000)
     .option('--grace <duration>', 'time to finish requests in flight at shutdown', parseDuration, 10_000)
     .option('--workers <n>', 'processes serving one port with one shared store', parsePositiveInt, 1)
     .option('--log <format>', 'request log on stdout: auto (JSON unless a terminal), json, text, off', 'auto')

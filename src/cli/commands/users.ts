@@ -48,7 +48,7 @@ function userJson(u: UserRecord) {
 function userRow(u: UserRecord): string[] {
   const email = escapeText(u.email);
   if (u.lastSeenNs === null) return [email, 'never', '', '', ''];
-  return [email, nsToIso(u.lastSeenNs).replace(/\.(\d{3})\d{6}Z$/, '.$1Z'), age(u.lastSeenNs), u.ip ?? '', String(u.port ?? '')];
+  return [email, nsToIso(u.lastSeenNs).replace(/\.(\d{3})\d{6}Z$/, '.$1Z'), age(u.lastSeenNs), escapeText(u.ip ?? ''), String(u.port ?? '')];
 }
 
 function table(rows: string[][]): string {

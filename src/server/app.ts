@@ -63,11 +63,12 @@ export function rememberIdentity(socket: TLSSocket, guard: ConnectionGuard, crl:
   if (!id.ok && id.reason === 'CERT_REVOKED') id = revokedBy(crl, normalSerial(socket.getPeerX509Certificate()?.serialNumber ?? '')) ?? id;
   identities.set(socket, id);
   if (id.ok) guard.verify(tcpSocket(socket), id);
+  else guard.refuse(tcpSocket(socket));
 }
 
 /** The checks that cannot wait for the next handshake (issue #10, defect 5). */
-function currentIdentity(id: Verified, nowMs: number, crl: RevocationList | undefined): Identity {
-  return stillValid(id, nowMs) ?? revokedBy(crl, id.serial) ?? id;
+function lateRefusal(id: Verified, nowMs: number, crl: RevocationList | undefined): Refused | undefined {
+  return stillValid(id, nowMs) ?? revokedBy(crl, id.serial);
 }
 
 const idPrefix = Math.floor(Math.random() * 0xffffff).toString(36);
@@ -125,7 +126,7 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
     // Who is it? One central check that no route can bypass.
     const now = Date.now();
     let peer: Identity & { ip?: string; port?: number } = o.proxy ? identifyProxied(req, o.proxy) : (identities.get(req.socket) ?? NO_CERTIFICATE);
-    if (peer.ok) peer = { ...currentIdentity(peer, now, o.revocation.list), ip: peer.ip, port: peer.port };
+    if (peer.ok) peer = lateRefusal(peer, now, o.revocation.list) ?? peer;
     // IPv4-mapped as plain IPv4, once: as logged, stored and announced.
     const clientIp = plainIp(peer.ip ?? req.socket.remoteAddress ?? '');
     ip = clientIp;

@@ -1,19 +1,16 @@
 // `qtstatus serve --workers N` (issue #4): the primary checks the setup once
-// (certificates, store and its migration, UDP targets) so a mistake is one
-// clear error rather than N, then forks N workers that share the listening
-// port (node:cluster), the UDP source port and the SQLite file. It forwards
+// (certificates, store and its migration, UDP targets: checkRuntime) so a
+// mistake is one clear error rather than N, then forks N workers that each
+// start the same runtime (src/server/runtime.ts) and share the listening
+// port (node:cluster), the UDP source port and the store. It forwards
 // signals, restarts a worker that dies, and serves the summed metrics.
 
 import cluster, { type Worker } from 'node:cluster';
-import type { Server } from 'node:http';
-import { DEFAULT_UDP_TARGET, openUdpSender } from '../net/udp-sender.ts';
-import { clusterMetrics } from '../server/metrics.ts';
-import { loadTlsMaterial } from '../server/tls-files.ts';
-import { openStore } from '../store/open.ts';
 import { ErrorCodes, QtError } from '../errors.ts';
-import type { ServeOptions } from './commands/serve.ts';
-import { startMetricsServer } from './metrics-server.ts';
-import { colourFor } from './style.ts';
+import { clusterMetrics } from '../server/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../server/metrics-server.ts';
+import { checkRuntime } from '../server/runtime.ts';
+import { banner, runtimeConfig, type ServeOptions } from './serve-setup.ts';
 
 const MAX_RESTARTS_PER_MINUTE = 5;
 
@@ -26,20 +23,13 @@ interface Listening {
 
 export async function runPrimary(opts: ServeOptions): Promise<void> {
   const info = (text: string) => process.stderr.write(`${text}\n`);
-  if (!opts.trustProxy?.length) await loadTlsMaterial({ cert: opts.cert, key: opts.key, ca: opts.ca, crl: opts.crl }, process.env.QTSTATUS_KEY_PASSPHRASE);
-  await (await openStore(opts.db, { verify: true })).close();
-  const probe = await openUdpSender({
-    targets: opts.udpTarget ?? [DEFAULT_UDP_TARGET],
-    sourcePort: 0,
-    loopbackOnly: process.env.QTSTATUS_LOOPBACK_ONLY === '1',
-  });
-  await probe.close();
+  await checkRuntime(runtimeConfig(opts, process.env));
 
   let stopping = false;
   const restarts: number[] = [];
   const ready = new Map<number, Listening>();
   let announced = false;
-  let metricsServer: Server | undefined;
+  let metricsServer: MetricsServer | undefined;
   let fail: (err: QtError) => void = () => {};
   const failed = new Promise<never>((_, reject) => (fail = reject));
 
@@ -50,9 +40,7 @@ export async function runPrimary(opts: ServeOptions): Promise<void> {
       ready.set(worker.id, msg);
       if (!announced && ready.size === opts.workers) {
         announced = true;
-        const c = colourFor(process.stderr);
-        info(`${c.bold('serving')} ${msg.url} with ${opts.workers} workers${opts.trustProxy?.length ? ' (plain HTTP behind trusted proxies)' : ` (client certificates from ${opts.ca})`}`);
-        info(`store ${msg.store}; UDP from port ${opts.udpSourcePort} to ${msg.targets.join(', ')}${opts.autoEnroll ? '; auto-enroll on' : ''}`);
+        for (const line of banner(opts, msg, opts.workers)) info(line);
       }
     });
     return worker;
@@ -87,7 +75,7 @@ export async function runPrimary(opts: ServeOptions): Promise<void> {
       info(`qtstatus serve: ${signal}: finishing requests in flight (up to ${opts.grace / 1000}s; again to force)`);
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
       const check = () => (Object.keys(cluster.workers ?? {}).length === 0 ? finish() : setTimeout(check, 50));
-      const finish = () => (metricsServer ? metricsServer.close(() => resolve()) : resolve());
+      const finish = () => (metricsServer ? metricsServer.close().then(resolve) : resolve());
       check();
     };
     process.on('SIGINT', () => stop('SIGINT'));
@@ -101,6 +89,7 @@ export async function runPrimary(opts: ServeOptions): Promise<void> {
   if (opts.metrics) {
     const m = clusterMetrics();
     metricsServer = await startMetricsServer(opts.metrics, m.text, m.contentType);
+    info(`metrics on ${metricsServer.url}`);
   }
   for (let i = 0; i < opts.workers; i++) fork();
   try {
@@ -108,7 +97,7 @@ export async function runPrimary(opts: ServeOptions): Promise<void> {
   } catch (err) {
     stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-    metricsServer?.close();
+    await metricsServer?.close();
     throw err;
   }
   info('qtstatus serve: stopped');

@@ -69,6 +69,8 @@ export interface RunningServer {
    * how many were closed.
    */
   reload(tls: TlsMaterial): number;
+  /** Behind a proxy: a new CRL; closes nothing (the connections are the proxy's). */
+  setRevocation(list: RevocationList | undefined): void;
   /** Stops accepting, lets requests in flight finish within graceMs, then closes. */
   close(graceMs: number): Promise<void>;
 }
@@ -166,6 +168,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       revocation.list = tls.revocation;
       const revoked = tls.revocation?.revoked;
       return revoked ? guard.closeWhere((id) => revoked.has(id.serial)) : 0;
+    },
+    setRevocation(list) {
+      revocation.list = list;
     },
     close(graceMs) {
       closing ??= new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { textLog } from '../../src/cli/commands/serve.ts';
+import { textLog } from '../../src/cli/serve-setup.ts';
 import { makeClient } from '../../src/pki/make.ts';
 import { runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';

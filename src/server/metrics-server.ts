@@ -5,12 +5,17 @@ import http from 'node:http';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { hostPort } from '../net/address.ts';
 
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
 /** Prometheus text on http://HOST:PORT/metrics. */
 export async function startMetricsServer(
   addr: { host: string; port: number },
   text: () => Promise<string>,
   contentType: string,
-): Promise<http.Server> {
+): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') return void res.writeHead(404).end('see /metrics\n');
     text().then(
@@ -20,12 +25,13 @@ export async function startMetricsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) =>
-      reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${addr.host}:${addr.port}`, { cause: e, hint: 'pick another --metrics address' })),
+      reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${hostPort(addr.host, addr.port)}`, { cause: e, hint: 'pick another --metrics address' })),
     );
     server.listen(addr.port, addr.host, resolve);
   });
   const a = server.address() as { address: string; port: number };
-  process.stderr.write(`metrics on http://${hostPort(a.address, a.port)}/metrics\n`);
-  return server;
+  return {
+    url: `http://${hostPort(a.address, a.port)}/metrics`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
-

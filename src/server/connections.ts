@@ -64,10 +64,6 @@ export class ConnectionGuard {
     this.onShed = onShed;
   }
 
-  get size(): number {
-    return this.tracked.size;
-  }
-
   /**
    * A new TCP connection. Admitted (true), perhaps by closing an unverified
    * one, or refused (false: the caller destroys it). `exempt`: a trusted

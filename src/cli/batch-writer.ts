@@ -2,17 +2,33 @@
 // turn, so printing never costs a syscall per packet. When the reader is slow
 // (a pipe that fills), at most `maxBytes` wait in memory; lines past that are
 // dropped and counted instead of growing memory without bound (issue #2).
+//
+// At the end, a reader that takes nothing more is not waited for: what it did
+// not take is counted as dropped, including what the stream itself still
+// holds, and `stuck` tells the caller that only exiting ends that write
+// (issue #10: `listen` hung after its summary on a pipe nobody read).
 
 import type { Writable } from 'node:stream';
 
+/** Chunks of at most this much, so a slow reader's progress shows at the end. */
+const DEFAULT_CHUNK = 64 * 1024;
+
 export class BatchWriter {
   private pending: string[] = [];
+  /** Index of the first line of `pending` not yet written. */
+  private head = 0;
   private pendingBytes = 0;
   private scheduled = false;
   private blocked = false;
   private closed = false;
+  private ended = false;
+  /** Lines handed to the stream whose write has not completed. */
+  private inFlight = 0;
+  private onProgress: (() => void) | undefined;
   /** Lines dropped because the reader could not keep up. */
   dropped = 0;
+  /** True when end() gave up with a write still pending in the stream. */
+  stuck = false;
 
   private readonly stream: Writable;
   private readonly maxBytes: number;
@@ -23,6 +39,7 @@ export class BatchWriter {
    * `maxChunk`: the most bytes one write may carry. Processes that share a
    * pipe (`serve --workers`) keep whole lines by writing at most PIPE_BUF
    * (4096 bytes on Linux, pipe(7)) at a time, which the kernel never splits.
+   * Unset, writes carry up to 64 KiB (a line longer than that goes whole).
    */
   /**
    * `delayMs`: 0 writes at the end of each event-loop turn (a listener's
@@ -37,17 +54,20 @@ export class BatchWriter {
     stream.on('drain', () => {
       this.blocked = false;
       this.flush();
+      this.onProgress?.();
     });
     // A closed pipe (EPIPE, e.g. `| head`) ends our output, not the program.
     stream.on('error', () => {
       this.closed = true;
       this.pending = [];
+      this.head = 0;
       this.pendingBytes = 0;
+      this.onProgress?.();
     });
   }
 
   write(line: string): void {
-    if (this.closed) return;
+    if (this.closed || this.ended) return;
     if (this.pendingBytes + line.length > this.maxBytes) {
       this.dropped++;
       return;
@@ -61,29 +81,51 @@ export class BatchWriter {
     }
   }
 
+  /** Lines queued here and not yet handed to the stream. */
+  private get queued(): number {
+    return this.pending.length - this.head;
+  }
+
+  /** Writes queued lines in chunks until the stream says it is full. */
   private flush(): void {
     this.scheduled = false;
-    if (this.blocked || this.closed || this.pending.length === 0) return;
-    const lines = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.maxChunk === Infinity) {
-      if (!this.stream.write(lines.join(''))) this.blocked = true;
-      return;
-    }
-    let chunk = '';
-    let bytes = 0;
-    for (const line of lines) {
-      const size = Buffer.byteLength(line);
-      if (bytes > 0 && bytes + size > this.maxChunk) {
-        if (!this.stream.write(chunk)) this.blocked = true;
-        chunk = '';
-        bytes = 0;
+    if (this.closed || this.ended) return;
+    const exact = this.maxChunk !== Infinity; // byte-exact chunks (PIPE_BUF)
+    const limit = exact ? this.maxChunk : DEFAULT_CHUNK;
+    while (!this.blocked && this.queued > 0) {
+      let chunk = '';
+      let size = 0;
+      let lines = 0;
+      while (this.head < this.pending.length) {
+        const line = this.pending[this.head] as string;
+        const bytes = exact ? Buffer.byteLength(line) : line.length;
+        if (lines > 0 && size + bytes > limit) break;
+        chunk += line;
+        size += bytes;
+        lines++;
+        this.head++;
+        this.pendingBytes -= line.length;
       }
-      chunk += line;
-      bytes += size;
+      this.send(chunk, lines);
     }
-    if (chunk.length > 0 && !this.stream.write(chunk)) this.blocked = true;
+    if (this.queued === 0) {
+      this.pending = [];
+      this.head = 0;
+      this.pendingBytes = 0;
+    } else if (this.head >= 4096) {
+      // Let written lines go while a slow reader keeps the queue non-empty.
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private send(chunk: string, lines: number): void {
+    this.inFlight += lines;
+    const accepted = this.stream.write(chunk, () => {
+      this.inFlight -= lines;
+      this.onProgress?.();
+    });
+    if (!accepted) this.blocked = true;
   }
 
   /** True once the reader has gone away. */
@@ -91,24 +133,37 @@ export class BatchWriter {
     return this.closed;
   }
 
-  /** Writes what is queued; resolves when the stream has taken it, or after `timeoutMs`. */
-  async end(timeoutMs = 5000): Promise<void> {
+  /**
+   * Writes what is queued; resolves when the stream has taken all of it, or
+   * when the reader has taken nothing for `idleMs` (a reader that is slow but
+   * reading gets everything). Lines not written by then are counted as
+   * dropped, and nothing more is written.
+   */
+  async end(idleMs = 1000): Promise<void> {
     this.flush();
-    if (this.closed || (!this.blocked && this.pending.length === 0)) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const check = () => {
-        if (!this.blocked && this.pending.length === 0) done();
-      };
-      const stream = this.stream;
-      stream.on('drain', check);
-      function done() {
-        clearTimeout(timer);
-        stream.off('drain', check);
-        resolve();
-      }
-    });
+    const done = () => this.closed || (this.queued === 0 && this.inFlight === 0);
+    if (!done()) {
+      await new Promise<void>((resolve) => {
+        let timer = setTimeout(finish, idleMs);
+        this.onProgress = () => {
+          clearTimeout(timer);
+          if (done()) finish();
+          else timer = setTimeout(finish, idleMs);
+        };
+        function finish() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.onProgress = undefined;
+    }
+    this.ended = true;
+    if (this.closed) return;
     // What could not be written in time is lost; count it.
-    this.dropped += this.pending.length;
+    this.stuck = this.inFlight > 0;
+    this.dropped += this.queued + this.inFlight;
+    this.pending = [];
+    this.head = 0;
+    this.pendingBytes = 0;
   }
 }

@@ -8,6 +8,7 @@ import type { PingResult, PingTimings } from '../client/ping.ts';
 import type { RunSummary } from '../client/run.ts';
 import type { Percentiles } from '../client/stats.ts';
 import { isQtError, QtError } from '../errors.ts';
+import { safeJson } from './escape.ts';
 import { exitCodeFor, formatError } from './report.ts';
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ms`;
@@ -60,6 +61,9 @@ export function errorJson(e: unknown): { kind: string; exitCode: number; message
   return { kind, exitCode: exitCodeFor(e), message: formatError(withoutHint).replace(/^qtstatus: /, ''), ...(isQtError(e) && e.hint ? { hint: e.hint } : {}) };
 }
 
+// The JSON carries the server's words (message, and the error's text):
+// safeJson writes controls and bidi characters as \u escapes (issue #10).
+
 /** One JSON document for a single ping; `error` when it failed. */
 export function pingJson(who: Who, r: PingResult | undefined, error: unknown): string {
   const doc = {
@@ -79,7 +83,7 @@ export function pingJson(who: Who, r: PingResult | undefined, error: unknown): s
       : {}),
     ...(error === undefined ? {} : { error: errorJson(error) }),
   };
-  return JSON.stringify(doc) + '\n';
+  return safeJson(doc) + '\n';
 }
 
 const pct = (p: Percentiles) => `p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)} (min ${ms(p.min)}, max ${ms(p.max)})`;
@@ -105,7 +109,7 @@ export function runText(s: RunSummary, who: Who, c: ChalkInstance): string {
 export function runJson(s: RunSummary, who: Who): string {
   const { mainFailure, latencyMs, connections, ...rest } = s;
   return (
-    JSON.stringify({
+    safeJson({
       ok: mainFailure === undefined && s.completed === s.count,
       url: who.url,
       ...(who.identity ? { identity: who.identity } : {}),
@@ -140,7 +144,7 @@ export function changeLine(ch: StateChange, c: ChalkInstance): string {
 export function beatJson(b: Beat): string {
   const r = b.result;
   return (
-    JSON.stringify({
+    safeJson({
       type: 'beat',
       time: b.at.toISOString(),
       ok: b.ok,

@@ -230,11 +230,26 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
   return new PingError('other', ErrorCodes.CONNECT, `the request to ${ctx.target.url} failed`, { cause: err });
 }
 
-// qtstatus serve's codes (and the old nginx's messages) for a refused certificate.
+// qtstatus serve's codes for a refused certificate.
 const CERT_CODES = new Set(['no_certificate', 'certificate_invalid', 'invalid_cn', 'multiple_cn']);
 
+/**
+ * qtstatus serve's code for an answer: its JSON says it; the old system's
+ * nginx pages and Django's plain-text answers (labelled text/html) are
+ * recognised by their words (issue #10), so both get the same diagnosis.
+ */
+function answerCode(r: PingResult): string | undefined {
+  if (r.code !== undefined) return r.code;
+  const text = r.message ?? '';
+  if (r.status === 400 && /^CN must be a valid email address\b/i.test(text)) return 'invalid_cn';
+  if (r.status === 400 && /No required SSL certificate/i.test(text)) return 'no_certificate';
+  if (r.status === 400 && /SSL certificate/i.test(text)) return 'certificate_invalid';
+  if (r.status === 403 && /^User unknown\b/i.test(text)) return 'user_unknown';
+  return undefined;
+}
+
 function answerHint(r: PingResult, identity = 'EMAIL'): string | undefined {
-  if (r.code === 'user_unknown' || r.message === 'User unknown') {
+  if (answerCode(r) === 'user_unknown') {
     return `${identity} is not registered there: run \`qtstatus users add ${identity}\` on the server, or start it with --auto-enroll`;
   }
   if (r.status === 429) return `the server limits requests per identity: try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}, or raise its --rate-limit`;
@@ -248,14 +263,15 @@ function answerHint(r: PingResult, identity = 'EMAIL'): string | undefined {
 export function answerFailure(r: PingResult, ctx: { credentials: Credentials }): PingError | undefined {
   if (r.ok) return undefined;
   const { client, identity } = ctx.credentials;
-  if ((r.code !== undefined && CERT_CODES.has(r.code)) || (r.status === 400 && /SSL certificate/i.test(r.message ?? ''))) {
+  const code = answerCode(r);
+  if (code !== undefined && CERT_CODES.has(code)) {
     const hint = !client
       ? undefined
-      : r.code === 'invalid_cn'
+      : code === 'invalid_cn'
         ? `the server wants an email address as the certificate's CN; ${client.certFile} has "${identity}"`
-        : r.code === 'multiple_cn'
+        : code === 'multiple_cn'
           ? `the server wants one CN in the certificate's subject; ${client.certFile} has "${client.info.subject}"`
-          : r.code === 'no_certificate' || /No required SSL certificate/i.test(r.message ?? '')
+          : code === 'no_certificate'
             ? 'the server got no certificate from us: does a proxy between us end TLS?'
             : r.reason === 'CERT_HAS_EXPIRED'
               ? `the server thinks ${client.certFile} has expired: compare the clocks, or make a new one: qtstatus certs client ${identity}`

@@ -50,16 +50,18 @@ export interface PingResult {
   timings: PingTimings;
 }
 
-// Text from the network is shown to people: no control or format characters
-// (cursor moves, bidi overrides) and one line.
-const UNSAFE = /[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu;
+const MAX_MESSAGE = 300;
 
-/** The server's explanation from a body, whatever its type. */
+/**
+ * The server's explanation from a body, whatever its type: one line of at
+ * most 300 characters, as the server wrote it. It is text from the network:
+ * whoever shows it escapes it (src/cli/escape.ts; issue #10).
+ */
 export function serverMessage(contentType: string, body: string): { message?: string; code?: string; reason?: string } {
   const explained = explain(contentType, body.trim());
   for (const [k, v] of Object.entries(explained)) {
-    const clean = v.replace(UNSAFE, '').replace(/\s+/g, ' ').trim();
-    explained[k as keyof typeof explained] = clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
+    const line = [...v.replace(/\s+/g, ' ').trim()]; // by code point: no half surrogate pair
+    explained[k as keyof typeof explained] = line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE).join('')}…` : line.join('');
   }
   return explained;
 }
@@ -76,7 +78,9 @@ function explain(contentType: string, text: string): { message?: string; code?: 
       // not JSON after all: fall through to text
     }
   }
-  if (/html/i.test(contentType) || /^<(!doctype|html)/i.test(text)) {
+  // Django's HttpResponse('User unknown') is labelled text/html but is plain
+  // text (issue #10): only markup is read as HTML.
+  if (/^<(!doctype|html|head|body|title|h1)\b/i.test(text) || (/html/i.test(contentType) && /<\/?[a-z][^>]*>/i.test(text))) {
     // nginx: <title>400 No required SSL certificate was sent</title>
     const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1] ?? /<h1>([^<]*)<\/h1>/i.exec(text)?.[1];
     return title ? { message: title.trim().replace(/^\d{3}\s+/, '') } : {};

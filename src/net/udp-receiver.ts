@@ -1,7 +1,7 @@
 // A UDP socket that receives status packets: broadcast, unicast or multicast.
-// SO_REUSEADDR lets it share the port with other listeners (the old Python
-// listener included): on Linux every socket bound to the port with it gets a
-// copy of each broadcast and multicast datagram.
+// SO_REUSEADDR lets several listeners that all set it share the port: on
+// Linux each gets a copy of every broadcast and multicast datagram. The old
+// Python listener binds without it, so it cannot share the port with us.
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';

@@ -3,7 +3,7 @@
 // renamed, so a failure never leaves a half-written or mismatched set.
 
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 
@@ -15,6 +15,12 @@ export interface OutFile {
   path: string;
   data: string | Buffer;
   mode: number;
+  /**
+   * Never replace what is there, even with `force`, even if it appears while
+   * we write: the CA's files (issue #10: nothing but `certs init` on a
+   * directory without a CA writes them).
+   */
+  noReplace?: boolean;
 }
 
 /**
@@ -105,13 +111,42 @@ async function writeTemp(file: OutFile): Promise<string> {
   return temp;
 }
 
+/** Refuses files that must never be replaced (`noReplace`) when they exist. */
+async function assertNew(paths: string[]): Promise<void> {
+  const found = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter((p) => p !== undefined);
+  if (found.length > 0) {
+    throw new QtError(ErrorCodes.FILE, `${found.join(', ')} already ${found.length > 1 ? 'exist' : 'exists'}`, {
+      hint: 'a CA is never replaced, not even with --force; nothing was written',
+    });
+  }
+}
+
+/**
+ * Puts a finished temporary file in place. `noReplace`: link(2) fails when
+ * the name exists, so even a file that appeared meanwhile is kept (rename
+ * would replace it); where links are not supported, checked just before.
+ */
+async function putInPlace(temp: string, file: OutFile): Promise<void> {
+  if (!file.noReplace) return rename(temp, file.path);
+  try {
+    await link(temp, file.path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK'].includes(code ?? '')) throw err;
+    await assertNew([file.path]);
+    return rename(temp, file.path);
+  }
+  await unlink(temp);
+}
+
 /**
  * Writes every file to a temporary name, then renames them all into place.
- * Existing files are refused unless `force`.
+ * Existing files are refused unless `force`; `noReplace` files always.
  */
 export async function writeFilesAtomically(files: OutFile[], opts: { force: boolean }): Promise<void> {
+  await assertNew(files.filter((f) => f.noReplace).map((f) => f.path));
   await assertCanWrite(
-    files.map((f) => f.path),
+    files.filter((f) => !f.noReplace).map((f) => f.path),
     opts.force,
   );
   const temps: string[] = [];
@@ -124,10 +159,13 @@ export async function writeFilesAtomically(files: OutFile[], opts: { force: bool
   for (let i = 0; i < files.length; i++) {
     const file = files[i] as OutFile;
     try {
-      await rename(temps[i] as string, file.path);
+      await putInPlace(temps[i] as string, file);
     } catch (err) {
       await Promise.all(temps.slice(i).map((t) => unlink(t).catch(() => {})));
-      const done = files.slice(0, i).map((f) => f.path);
+      // A new CA is all or nothing: its first half goes again.
+      const placed = files.slice(0, i);
+      await Promise.all(placed.filter((f) => f.noReplace).map((f) => unlink(f.path).catch(() => {})));
+      const done = placed.filter((f) => !f.noReplace).map((f) => f.path);
       throw new QtError(ErrorCodes.FILE, `cannot put ${file.path} in place`, {
         cause: err,
         hint: done.length ? `${done.join(', ')} were written; run again with --force` : 'nothing was written',

@@ -3,14 +3,14 @@
 // written all at once (./files.ts).
 
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { assertCanWrite, CERT_MODE, ensureDirectory, KEY_MODE, writeFilesAtomically, type OutFile } from './files.ts';
 import { loadForge } from './forge.ts';
 import { issueCertificate, type Issuer } from './issue.ts';
 import { DEFAULT_KEY_TYPE, generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair, type KeyType } from './keys.ts';
-import { emailProblem, fileBaseName, type HostName } from './names.ts';
+import { emailProblem, fileBaseName, fileNameProblem, isCaBaseName, type HostName } from './names.ts';
 import { certificateParts, keyIdentifier, readExtensions } from './parse.ts';
 import { APPLE_SERVER_MAX_DAYS, assertDays, type Role } from './profile.ts';
 import { readCertificateAndKey } from './read.ts';
@@ -89,13 +89,14 @@ function checkHosts(hosts: HostName[]): HostName[] {
   return hosts.filter((h) => !seen.has(h.value) && seen.add(h.value));
 }
 
-function clientSpec(identity: string, base: string, allowNonEmail: boolean, warnings: string[]): LeafSpec {
+function clientSpec(identity: string, baseName: () => string, allowNonEmail: boolean, warnings: string[]): LeafSpec {
   const problem = emailProblem(identity);
   if (problem && !allowNonEmail) {
     throw new QtError(ErrorCodes.USAGE, `client identity ${problem}`, {
       hint: 'give an email address; to test the server\'s 400 answer on purpose, add --allow-non-email',
     });
   }
+  const base = baseName();
   if (problem) warnings.push(`${base}.crt has CN=${identity}, not an email address: the server answers 400 to it (meant for tests)`);
   return { role: 'client', base, commonName: identity, ...(problem ? {} : { email: identity }) };
 }
@@ -104,6 +105,32 @@ function serverSpec(hosts: HostName[], base: string, days: number, warnings: str
   const names = checkHosts(hosts);
   if (days > APPLE_SERVER_MAX_DAYS) warnings.push(`${base}.crt is valid for ${days} days: macOS and iOS refuse server certificates valid for more than ${APPLE_SERVER_MAX_DAYS}`);
   return { role: 'server', base, commonName: (names[0] as HostName).value, hosts: names };
+}
+
+/**
+ * The base name of a leaf's files: `--name` as given, or one made from the
+ * identity or host. Either way a plain file name in the directory and never
+ * the CA's (issue #10: `--name ./ca --force` replaced the CA).
+ */
+function leafBase(name: string | undefined, derivedFrom: string): string {
+  if (name !== undefined) {
+    const problem = fileNameProblem(name);
+    if (problem) throw new QtError(ErrorCodes.USAGE, `--name: ${problem}`, { hint: 'give a plain file name, e.g. --name alice; --dir says where it goes' });
+    return name;
+  }
+  const base = fileBaseName(derivedFrom);
+  if (isCaBaseName(base)) {
+    throw new QtError(ErrorCodes.USAGE, `the files for "${derivedFrom}" would be ${base}.crt and ${base}.key, the CA's files`, {
+      hint: 'name them with --name (any other plain file name)',
+    });
+  }
+  return base;
+}
+
+/** A path as the file system would find it: the directory's real path, the name in lower case (case-insensitive file systems). */
+async function pathKey(path: string): Promise<string> {
+  const dir = await realpath(dirname(path)).catch(() => resolve(dirname(path)));
+  return join(dir, basename(path)).toLowerCase();
 }
 
 function leafPaths(dir: string, base: string): { certPath: string; keyPath: string } {
@@ -125,23 +152,35 @@ async function issueLeaves(ca: Issuer, specs: LeafSpec[], keys: Array<Promise<Ke
 }
 
 /** Checks the leaves' files can be written before any key is made. */
-async function prepare(specs: LeafSpec[], opts: LeafOptions): Promise<string | undefined> {
+async function prepare(specs: LeafSpec[], opts: LeafOptions, ca: CaPaths): Promise<string | undefined> {
   assertDays(opts.days, '--days');
-  const bases = specs.map((s) => s.base);
-  const twice = bases.find((b, i) => bases.indexOf(b) !== i);
+  // Case-insensitive: on macOS and Windows Bob@x.crt and bob@x.crt are one file.
+  const bases = specs.map((s) => s.base.toLowerCase());
+  const twice = specs.find((_s, i) => bases.indexOf(bases[i] as string) !== i)?.base;
   if (twice) throw new QtError(ErrorCodes.USAGE, `two certificates would both be written to ${twice}.crt`, { hint: 'give each client once, or name them with --name' });
-  if (bases.includes('ca')) throw new QtError(ErrorCodes.USAGE, 'ca.crt and ca.key are the CA\'s files', { hint: 'choose another --name' });
+  if (bases.some(isCaBaseName)) throw new QtError(ErrorCodes.USAGE, 'ca.crt and ca.key are the CA\'s files', { hint: 'choose another --name' });
   const dir = await ensureDirectory(opts.dir);
-  await assertCanWrite(
-    specs.flatMap((s) => Object.values(leafPaths(opts.dir, s.base))),
-    opts.force,
-  );
+  const paths = specs.flatMap((s) => Object.values(leafPaths(opts.dir, s.base)));
+  // The CA in use may have any name (--ca, --ca-key): no leaf replaces it (#10).
+  const caKeys = new Set(await Promise.all([ca.certPath, ca.keyPath].map(pathKey)));
+  for (const p of paths) {
+    if (caKeys.has(await pathKey(p))) {
+      throw new QtError(ErrorCodes.USAGE, `${p} would replace the CA's ${p.endsWith('.key') ? 'key' : 'certificate'}`, {
+        hint: 'choose another --name or --dir; nothing was written',
+      });
+    }
+  }
+  await assertCanWrite(paths, opts.force);
   return dir.warning;
 }
 
-/** Whether the directory has a CA: both files, or neither; one alone is an error. */
+/**
+ * Whether the directory has a CA: both files, or neither; one alone is an
+ * error. A name that is there counts even when it cannot be read (a dangling
+ * link): loading it then says why, and no new CA replaces it (#10).
+ */
 async function hasCa(paths: CaPaths): Promise<boolean> {
-  const [cert, key] = await Promise.all([paths.certPath, paths.keyPath].map((p) => access(p).then(() => true, () => false)));
+  const [cert, key] = await Promise.all([paths.certPath, paths.keyPath].map((p) => lstat(p).then(() => true, () => false)));
   if (cert !== key) {
     const [have, missing] = cert ? [paths.certPath, paths.keyPath] : [paths.keyPath, paths.certPath];
     throw new QtError(ErrorCodes.CERT, `${missing} is missing beside ${have}`, {
@@ -168,11 +207,11 @@ export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
   if (opts.clients.length === 0) throw new QtError(ErrorCodes.USAGE, '--client: at least one client is needed');
   const specs = [
     serverSpec(opts.hosts, 'server', opts.days, warnings),
-    ...opts.clients.map((id, i) => clientSpec(id, i === 0 ? 'client' : fileBaseName(id), false, warnings)),
+    ...opts.clients.map((id, i) => clientSpec(id, () => (i === 0 ? 'client' : fileBaseName(id)), false, warnings)),
   ];
   const caPaths = caPathsIn(opts.dir);
   const existing = await hasCa(caPaths);
-  const dirWarning = await prepare(specs, opts);
+  const dirWarning = await prepare(specs, opts, caPaths);
   if (dirWarning) warnings.push(dirWarning);
   const reused = existing ? await loadCa(caPaths, opts.now) : undefined;
 
@@ -195,7 +234,10 @@ export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
       now: opts.now,
     });
     ca = { ...caPaths, certificate: issued.certificate, privateKey: key.privateKey };
-    files.push({ path: caPaths.certPath, data: issued.pem, mode: CERT_MODE }, { path: caPaths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE });
+    files.push(
+      { path: caPaths.certPath, data: issued.pem, mode: CERT_MODE, noReplace: true },
+      { path: caPaths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE, noReplace: true },
+    );
   }
   const leaves = await issueLeaves(ca, specs, keys, opts, warnings);
   await writeFilesAtomically([...files, ...leaves.files], { force: opts.force });
@@ -221,7 +263,7 @@ export interface ExtraLeafOptions extends LeafOptions {
 
 async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string[]): Promise<MadeSet> {
   const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
-  const dirWarning = await prepare([spec], opts);
+  const dirWarning = await prepare([spec], opts, ca);
   if (dirWarning) warnings.push(dirWarning);
   const keyType = opts.keyType ?? keyTypeOf(ca.privateKey) ?? DEFAULT_KEY_TYPE;
   const leaves = await issueLeaves(ca, [spec], [generateKeyPair(keyType)], opts, warnings);
@@ -237,13 +279,13 @@ async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string
 /** One more client certificate from an existing CA. */
 export async function makeClient(opts: ExtraLeafOptions & { identity: string; allowNonEmail?: boolean }): Promise<MadeSet> {
   const warnings: string[] = [];
-  const spec = clientSpec(opts.identity, opts.name ?? fileBaseName(opts.identity), opts.allowNonEmail === true, warnings);
+  const spec = clientSpec(opts.identity, () => leafBase(opts.name, opts.identity), opts.allowNonEmail === true, warnings);
   return makeLeaf(spec, opts, warnings);
 }
 
 /** One more server certificate from an existing CA. */
 export async function makeServer(opts: ExtraLeafOptions & { hosts: HostName[] }): Promise<MadeSet> {
   const warnings: string[] = [];
-  const spec = serverSpec(opts.hosts, opts.name ?? fileBaseName(checkHosts(opts.hosts)[0]?.value ?? 'server'), opts.days, warnings);
+  const spec = serverSpec(opts.hosts, leafBase(opts.name, checkHosts(opts.hosts)[0]?.value ?? 'server'), opts.days, warnings);
   return makeLeaf(spec, opts, warnings);
 }

@@ -62,7 +62,39 @@ describe('BatchWriter', () => {
     await turn();
     w.write('stuck\n');
     await w.end(50);
-    expect(w.dropped).toBe(1);
+    // Issue #10: the line the stream still holds was not written either.
+    expect(w.dropped).toBe(2);
+    expect(w.stuck).toBe(true);
+  });
+
+  it('end() waits for a reader that is slow but reading, however long it takes in all', async () => {
+    const pipe = slowPipe();
+    const w = new BatchWriter(pipe.stream);
+    for (let i = 0; i < 4000; i++) w.write(`line ${String(i).padStart(4, '0')} ${'z'.repeat(90)}\n`); // 400 kB: several chunks
+    await turn();
+    const reader = setInterval(() => pipe.release(), 30);
+    const started = performance.now();
+    try {
+      await w.end(100); // idle for 100 ms at most, not 100 ms in all
+    } finally {
+      clearInterval(reader);
+    }
+    expect(performance.now() - started).toBeGreaterThan(100);
+    expect(w.dropped).toBe(0);
+    expect(w.stuck).toBe(false);
+    const text = pipe.chunks.join('');
+    expect(text.split('\n')).toHaveLength(4001);
+    expect(text).toContain('line 3999 ');
+    expect(Math.max(...pipe.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('writes nothing after end()', async () => {
+    const pipe = slowPipe();
+    const w = new BatchWriter(pipe.stream);
+    await w.end(10);
+    w.write('late\n');
+    await turn();
+    expect(pipe.chunks).toEqual([]);
   });
 
   it('stops writing once the reader has gone away (EPIPE)', async () => {

@@ -217,3 +217,88 @@ describe('certs bad input', () => {
     }
   });
 });
+
+// Issue #10: the CA replaced by a leaf, files outside --dir, and an internal
+// error for a host with a zone id. Each is a usage error (exit 2) that says
+// why, and nothing is written.
+describe('certs names that would escape the directory or hit the CA', () => {
+  let dir: string;
+  let before: Record<string, string>;
+  beforeAll(async () => {
+    dir = join(root, 'guarded', 'd');
+    const r = await runCli(['certs', 'init', '--dir', dir, '--key-type', 'ecdsa-p256', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    before = {};
+    for (const f of await readdir(dir)) before[f] = await readFile(join(dir, f), 'latin1');
+  });
+  const unchanged = async () => {
+    const now: Record<string, string> = {};
+    for (const f of await readdir(dir)) now[f] = await readFile(join(dir, f), 'latin1');
+    expect(now).toEqual(before);
+    expect((await readdir(join(root, 'guarded'))).sort()).toEqual(['d']);
+  };
+
+  it.each([
+    [['client', 'alice@example.org', '--name', './ca', '--force'], /'-n, --name <base>' argument '\.\/ca' is invalid\. "\.\/ca" is a file name, not a path/],
+    [['client', 'alice@example.org', '--name', '../outside'], /"\.\.\/outside" is a file name, not a path/],
+    [['client', 'alice@example.org', '--name', 'CA', '--force'], /ca\.crt and ca\.key are the CA's files, which only `qtstatus certs init` writes/],
+    [['client', 'alice@example.org', '--name', '.hidden'], /starts with "\."/],
+    [['client', 'ca', '--allow-non-email', '--force'], /the files for "ca" would be ca\.crt and ca\.key, the CA's files \(name them with --name/],
+    [['server', '--host', 'CA', '--force'], /the files for "ca" would be ca\.crt and ca\.key/],
+    [['server', '--host', 'localhost', '--name', '../x', '--force'], /is a file name, not a path/],
+  ])('certs %j: exit 2, the CA and the directory untouched', async (args, message) => {
+    const r = await runCli(['certs', ...args, '--dir', dir]);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^qtstatus: /);
+    expect(r.code).toBe(2);
+    await unchanged();
+  });
+
+  it('p12 never writes over the CA or its own inputs', async () => {
+    for (const out of [join(dir, 'ca.key'), join(dir, 'CA.crt'), join(dir, 'client.key'), join(dir, 'client.crt')]) {
+      const r = await runCli(['certs', 'p12', join(dir, 'client.crt'), '-o', out, '--force', '--password-env', 'P'], { env: { P: 'sesame' } });
+      expect(r.stderr).toMatch(/^qtstatus: --out: .* (is one of the bundle's own files|is the CA's)/);
+      expect(r.code).toBe(2);
+    }
+    await unchanged();
+  });
+
+  it('init on a directory with a CA keeps it, with --force too', async () => {
+    const r = await runCli(['certs', 'init', '--dir', dir, '--force', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).certificates[0]).toMatchObject({ role: 'ca', reused: true });
+    expect(await readFile(join(dir, 'ca.crt'), 'latin1')).toBe(before['ca.crt']);
+    expect(await readFile(join(dir, 'ca.key'), 'latin1')).toBe(before['ca.key']);
+    for (const f of ['server.crt', 'server.key', 'client.crt', 'client.key']) before[f] = await readFile(join(dir, f), 'latin1');
+  });
+});
+
+describe('certs server --host: odd values are usage errors with a reason, never internal errors', () => {
+  it.each([
+    ['::1%eth0', /"::1%eth0" has a zone id \(%eth0\): a certificate holds the address alone; give "::1"/],
+    ['fe80::1%25eth0', /has a zone id/],
+    ['[::1]:8443', /has a port \(8443\)/],
+    ['localhost:8443', /has a port \(8443\).*give "localhost"/],
+    ['a..b', /an empty label/],
+    ['-x', /starts or ends with "-"/],
+    ['', /an empty host name/],
+    ['1.2.3.4.5', /not a valid IPv4 address/],
+    ['0x7f.1', /ends in a number/],
+    ['a'.repeat(64), /a label of 64 characters \(at most 63\)/],
+    ['[nope]', /brackets hold an IPv6 address/],
+  ])('--host %j', async (host, message) => {
+    const r = await runCli(['certs', 'server', '--host', host, '--dir', join(root, 'never-made')]);
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+    await expect(stat(join(root, 'never-made'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('--host [::1] is the address ::1', async () => {
+    const dir = join(root, 'bracketed');
+    expect((await runCli(['certs', 'init', '--dir', dir, '--key-type', 'ecdsa-p256', '--quiet'])).code).toBe(0);
+    const r = await runCli(['certs', 'server', '--host', '[::1]', '--name', 'v6', '--dir', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).certificates[1]).toMatchObject({ names: { ip: ['::1'] } });
+  });
+});

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode, type StatusPacket } from '../../src/protocol/packet.ts';
-import { CliProcess, runCli } from '../helpers/cli.ts';
+import { BIN, CliProcess, runCli } from '../helpers/cli.ts';
 import { createNetns, netnsUnavailable } from '../helpers/netns.ts';
 
 const packet: StatusPacket = {
@@ -72,10 +73,17 @@ describe('qtstatus listen', () => {
   });
 
   it('shows control characters from the network escaped, never raw', async () => {
-    const { proc, port } = await listen('--count', '1');
-    await send(port, [encode({ ...packet, email: '"\x1b[2J\x07"@example.com' })]);
+    // Made by hand: the encoder (and, with issue #10's email rule, the
+    // decoder) refuses such an address; whichever way the listener takes
+    // it, nothing reaches the terminal raw.
+    const { proc, port } = await listen('--count', '1', '--verbose');
+    const email = Buffer.from('"\x1b[2J\x07"@example.com', 'latin1');
+    const ip = Buffer.from(packet.ip, 'latin1');
+    const time = Buffer.alloc(8);
+    time.writeBigUInt64BE(packet.lastSeenNs);
+    await send(port, [Buffer.concat([Buffer.from([email.length]), email, time, Buffer.from([ip.length]), ip, Buffer.from([packet.port >> 8, packet.port & 0xff])])]);
     const r = await proc.done();
-    expect(r.stdout).toContain('User Email   : "\\x1b[2J\\x07"@example.com');
+    expect(r.stdout).toMatch(/User Email {3}: "\\x1b\[2J\\x07"@example\.com|^rejected .* bytes: invalid_email: /m);
     expect(r.stdout).not.toContain('\x1b');
     expect(r.stdout).not.toContain('\x07');
   });
@@ -161,6 +169,32 @@ describe('qtstatus listen', () => {
     expect(r.stderr).toContain(`listening on 127.0.0.1:${first.port}`);
   });
 
+  // Issue #10: the old Python listener binds without SO_REUSEADDR, so it and
+  // qtstatus cannot share a port, whichever starts first.
+  it('cannot share a port with a program that binds without address reuse, in either order', async () => {
+    const plain = dgram.createSocket('udp4'); // socket() + bind(), as the old listener
+    await new Promise<void>((resolve) => plain.bind(0, '127.0.0.1', resolve));
+    const port = plain.address().port;
+    try {
+      const r = await runCli(['listen', '--host', '127.0.0.1', '--port', String(port), '--timeout', '1s']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `qtstatus: cannot listen on UDP 127.0.0.1:${port}: EADDRINUSE: address already in use (another program has UDP port ${port} without address reuse ` +
+          `(the old Python listener does; \`ss -ulpn 'sport = :${port}'\` shows which): stop it, or listen on another --port; several \`qtstatus listen\` share a port)\n`,
+      );
+    } finally {
+      plain.close();
+    }
+    const first = await listen('--timeout', '2s');
+    const late = dgram.createSocket('udp4');
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      late.once('error', resolve);
+      late.bind(first.port, '127.0.0.1', () => resolve(undefined));
+    });
+    late.close();
+    expect(error?.code).toBe('EADDRINUSE');
+  });
+
   it('a port it cannot bind exits 1 and says why', async () => {
     const r = await runCli(['listen', '--host', '192.0.2.1', '--port', '0']);
     expect(r.code).toBe(1);
@@ -181,6 +215,62 @@ describe('qtstatus listen', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/^qtstatus: /);
   });
+});
+
+// Issue #10: with a stdout pipe nobody reads, --timeout or SIGINT printed the
+// summary and then waited for the reader forever.
+describe('listen with a stdout pipe nobody reads', () => {
+  for (const how of ['--timeout', 'SIGINT'] as const) {
+    it(`stops on ${how} within a few seconds and counts the lines it could not write`, async () => {
+      const child = spawn(process.execPath, [BIN, 'listen', '--host', '127.0.0.1', '--port', '0', ...(how === '--timeout' ? ['--timeout', '2s'] : [])], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      child.stdout.pause(); // never read while it runs: the pipe fills
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // Read what reached the pipe once it has exited (in the 'exit' event
+      // itself: Node discards unread child output right after it).
+      let out = '';
+      const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+        child.on('exit', (code) => {
+          child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+          resolve({ code, at: performance.now() });
+        }),
+      );
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      try {
+        while (!/listening on 127\.0\.0\.1:\d+/.test(stderr)) await new Promise((r) => setTimeout(r, 20));
+        const boundAt = performance.now();
+        const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+        const valid = encode(packet);
+        const sent = 4000; // ~250 bytes printed each: 1 MB, far more than a pipe holds
+        for (let i = 0; i < sent; i += 100) {
+          await send(port, Array(100).fill(valid));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        if (how === 'SIGINT') child.kill('SIGINT');
+        const stopAt = how === 'SIGINT' ? performance.now() : undefined;
+        const { code, at } = await exited;
+        expect(code).toBe(0);
+        const m = /received (\d+), decoded (\d+), rejected 0, dropped (\d+); /.exec(stderr);
+        expect(m, stderr).not.toBeNull();
+        const [received, dropped] = [Number(m?.[1]), Number(m?.[3])];
+        expect(received).toBe(sent);
+        expect(dropped).toBeGreaterThan(0);
+        expect(at - (stopAt ?? boundAt + 2000)).toBeLessThan(4000);
+        // What reached the pipe and what was counted as dropped cover every packet.
+        if (!child.stdout.readableEnded) await new Promise((r) => child.stdout.on('end', r));
+        const written = out.split('Client Port  : 62453\n').length - 1;
+        expect(written).toBeGreaterThan(0);
+        expect(written + dropped).toBeGreaterThanOrEqual(received);
+      } finally {
+        clearTimeout(killer);
+        child.kill('SIGKILL');
+      }
+    });
+  }
 });
 
 describe.skipIf(netnsUnavailable !== undefined)(`listen in a network namespace${netnsUnavailable ? ` (skipped: ${netnsUnavailable})` : ''}`, () => {

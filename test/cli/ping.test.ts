@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeServer } from '../../src/pki/make.ts';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli.ts';
+import { startDjangoLike } from '../helpers/django-like.ts';
 import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
 import { packetSink, type PacketSink } from '../helpers/packets.ts';
 import { closedPort, pem, startHttps, startTcp, until, type TestHttps } from '../helpers/ping-servers.ts';
@@ -238,6 +239,50 @@ describe('qtstatus ping works', () => {
     const reused = await https(requireClients(pki.ca));
     expect((await ping(reused.url, ['--count', '10', '--concurrency', '2'])).code).toBe(0);
     expect(reused.counts.handshakes).toBeLessThanOrEqual(2);
+  });
+});
+
+// Issue #10: the old Django view's plain-text answers (labelled text/html)
+// lost their reason, and a bad CN exited 6 instead of 5.
+describe('qtstatus ping against the old Django service behind nginx', () => {
+  let django: TestHttps;
+  beforeAll(async () => {
+    django = await startDjangoLike({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca, users: [VALID_USER] });
+    closers.push(django);
+  });
+
+  it('a registered user: 204 over TLS 1.2, exit 0', async () => {
+    const r = await ping(django.url);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^204 No Content as valid_user@qt-test\.com .* TLSv1\.2 /);
+  });
+
+  it('400 "CN must be a valid email address": our certificate refused, exit 5', async () => {
+    const r = await ping(django.url, [], pki.badCn);
+    expect(r.stderr).toMatch(/^qtstatus: the server refused our client certificate: 400 Bad Request: CN must be a valid email address \(the server wants an email address as the certificate's CN; .*bad_client\.crt has "not_an_email"\)\n$/);
+    expect(r.code).toBe(5);
+  });
+
+  it('403 "User unknown": the user_unknown hint, exit 6; --json keeps the message', async () => {
+    const r = await ping(django.url, [], pki.unknown);
+    expect(r.stderr).toBe('qtstatus: the server answered 403 Forbidden: User unknown (unknown@qt-test.com is not registered there: run `qtstatus users add unknown@qt-test.com` on the server, or start it with --auto-enroll)\n');
+    expect(r.code).toBe(6);
+    const json = await ping(django.url, ['--json'], pki.unknown);
+    expect(json.code).toBe(6);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, status: 403, message: 'User unknown', error: { kind: 'http-status', exitCode: 6, hint: expect.stringContaining('qtstatus users add unknown@qt-test.com') } });
+  });
+
+  it('text from the server reaches the terminal and the JSON escaped', async () => {
+    const body = 'oops \x1b]0;owned\x07\u202e\x9b31m';
+    const broken = await startDjangoLike({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca, users: [], fixed: { status: 500, body } });
+    closers.push(broken);
+    const r = await ping(broken.url);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toBe("qtstatus: the server answered 500 Internal Server Error: oops \\x1b]0;owned\\x07\\u{202e}\\x9b31m (a problem on the server's side: see its log)\n");
+    const json = await ping(broken.url, ['--json']);
+    expect(json.stdout).not.toMatch(/[\x1b\x07\u202e\x9b]/);
+    expect(JSON.parse(json.stdout).message).toBe(body);
   });
 });
 

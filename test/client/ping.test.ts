@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type PingClient } from '../../src/client/agent.ts';
 import { loadCredentials } from '../../src/client/credentials.ts';
 import { answerFailure, PingError } from '../../src/client/diagnose.ts';
-import { ping } from '../../src/client/ping.ts';
+import { ping, serverMessage } from '../../src/client/ping.ts';
 import { run } from '../../src/client/run.ts';
 import { parseTarget } from '../../src/client/target.ts';
 import { formatError } from '../../src/cli/report.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { makeServer } from '../../src/pki/make.ts';
+import { startDjangoLike } from '../helpers/django-like.ts';
 import { closedPort, pem, startHttps, startTcp, type TestHttps } from '../helpers/ping-servers.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
 
@@ -272,9 +273,69 @@ describe('ping explains answers other than 204', () => {
     expect(formatError(e)).toMatch(/^qtstatus: the server refused our client certificate: 400 Bad Request: The SSL certificate error \(/);
   });
 
-  it('never passes control characters from the server through', async () => {
+  it('never passes control characters from the server through: they are shown escaped', async () => {
     const s = await serve(serverTls(), (_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('bad\x1b[2J\u202ething\nsecond line'));
-    expect(formatError(await failure(s.url))).toMatch(/answered 500 Internal Server Error: bad\[2Jthing \(/);
+    const text = formatError(await failure(s.url));
+    expect(text).toContain('answered 500 Internal Server Error: bad\\x1b[2J\\u{202e}thing (');
+    expect(text).not.toMatch(/[\x1b\u202e]/);
+  });
+
+  it("nginx's HTML page for a missing certificate", async () => {
+    const html = '<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n';
+    const s = await serve(serverTls(), (_req, res) => res.writeHead(400, { 'content-type': 'text/html' }).end(html));
+    const e = await failure(s.url);
+    expect(e.kind).toBe('certificate-refused');
+    expect(formatError(e)).toMatch(/^qtstatus: the server refused our client certificate: 400 Bad Request: No required SSL certificate was sent \(the server got no certificate from us/);
+  });
+});
+
+// Issue #10: the old Django view answers plain text with Django's default
+// content type, text/html; its reasons were lost (exit 6 for a bad CN).
+describe('ping explains the old Django service behind nginx', () => {
+  let django: TestHttps;
+  beforeAll(async () => {
+    django = await startDjangoLike({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca, users: [VALID_USER] });
+    servers.push(django);
+  });
+
+  it('204 for a registered user', async () => {
+    expect(await pingOnce(django.url)).toMatchObject({ status: 204, ok: true, connection: { protocol: 'TLSv1.2' } });
+  });
+
+  it('400 "CN must be a valid email address": the server refused our certificate\'s identity, as qtstatus serve\'s invalid_cn', async () => {
+    const e = await failure(django.url, pki.badCn);
+    expect(e).toMatchObject({ kind: 'certificate-refused', code: ErrorCodes.CERT_REFUSED });
+    expect(formatError(e)).toMatch(
+      /^qtstatus: the server refused our client certificate: 400 Bad Request: CN must be a valid email address \(the server wants an email address as the certificate's CN; .*bad_client\.crt has "not_an_email"\)$/,
+    );
+  });
+
+  it('403 "User unknown": the same hint as qtstatus serve\'s user_unknown', async () => {
+    const e = await failure(django.url, pki.unknown);
+    expect(e).toMatchObject({ kind: 'http-status', code: ErrorCodes.HTTP_STATUS });
+    expect(formatError(e)).toBe(
+      'qtstatus: the server answered 403 Forbidden: User unknown (unknown@qt-test.com is not registered there: run `qtstatus users add unknown@qt-test.com` on the server, or start it with --auto-enroll)',
+    );
+  });
+
+  it('shows other plain-text answers, escaped', async () => {
+    const broken = await startDjangoLike({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca, users: [], fixed: { status: 500, body: 'database \x1b[31mgone\x1b[0m\n' } });
+    servers.push(broken);
+    const text = formatError(await failure(broken.url));
+    expect(text).toBe("qtstatus: the server answered 500 Internal Server Error: database \\x1b[31mgone\\x1b[0m (a problem on the server's side: see its log)");
+  });
+});
+
+describe('serverMessage', () => {
+  it.each([
+    ['text/html; charset=utf-8', 'CN must be a valid email address', 'CN must be a valid email address'],
+    ['text/html', 'User unknown\n', 'User unknown'],
+    ['text/html', '<html><head><title>400 The SSL certificate error</title></head></html>', 'The SSL certificate error'],
+    ['text/html', '<!doctype html><p>no title</p>', undefined],
+    ['application/json', '{"code":"invalid_cn","message":"CN must be a valid email address"}', 'CN must be a valid email address'],
+    ['text/plain', 'first\nsecond', 'first'],
+  ])('%s %j', (type, body, message) => {
+    expect(serverMessage(type, body).message).toBe(message);
   });
 });
 

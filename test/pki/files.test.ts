@@ -62,6 +62,34 @@ describe('writeFilesAtomically', () => {
   });
 });
 
+describe('noReplace files (the CA, issue #10)', () => {
+  it('are never replaced, not even with force, and then nothing is written', async () => {
+    const dir = join(root, 'no-replace');
+    await mkdir(dir);
+    await writeFile(join(dir, 'ca.key'), 'the CA key');
+    const files = [
+      { path: join(dir, 'ca.crt'), data: 'new CA', mode: 0o644, noReplace: true },
+      { path: join(dir, 'ca.key'), data: 'new key', mode: 0o600, noReplace: true },
+      { path: join(dir, 'leaf.crt'), data: 'leaf', mode: 0o644 },
+    ];
+    await expect(writeFilesAtomically(files, { force: true })).rejects.toMatchObject({
+      code: ErrorCodes.FILE,
+      message: `${join(dir, 'ca.key')} already exists`,
+      hint: expect.stringContaining('never replaced'),
+    });
+    expect(await readdir(dir)).toEqual(['ca.key']);
+    expect(await readFile(join(dir, 'ca.key'), 'utf8')).toBe('the CA key');
+  });
+
+  it('are written, with their modes, where there is nothing', async () => {
+    const dir = join(root, 'no-replace-new');
+    await mkdir(dir);
+    await writeFilesAtomically([{ path: join(dir, 'ca.key'), data: 'key', mode: 0o600, noReplace: true }], { force: false });
+    expect(await readdir(dir)).toEqual(['ca.key']);
+    expect((await stat(join(dir, 'ca.key'))).mode & 0o777).toBe(0o600);
+  });
+});
+
 describe('ensureDirectory', () => {
   it('creates a 0700 directory, and warns about an existing open one', async () => {
     const dir = join(root, 'new', 'certs');

@@ -2,10 +2,12 @@
 // flag, and nothing written or changed.
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { certificateInfo } from '../../src/pki/inspect.ts';
 import { initCertificates, makeClient, makeServer, type InitOptions } from '../../src/pki/make.ts';
+import { fileBaseName, fileNameProblem, parseHost } from '../../src/pki/names.ts';
 import { tempDir } from '../helpers/tls.ts';
 
 let root: string;
@@ -140,5 +142,165 @@ describe('bad flags and places', () => {
       code: ErrorCodes.USAGE,
       message: 'two certificates would both be written to b@example.org.crt',
     });
+  });
+});
+
+// Issue #10: `--name ./ca --force` replaced the CA with a leaf, `--name
+// ../outside` wrote outside --dir. Names are plain file names, and nothing
+// but `certs init` on a directory without a CA writes CA files.
+describe('file names never reach the CA or leave the directory', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = fresh();
+    await init(dir);
+  });
+
+  it.each([
+    ['./ca', /is a file name, not a path/],
+    ['../outside', /is a file name, not a path/],
+    ['sub/leaf', /is a file name, not a path/],
+    ['sub\\leaf', /is a file name, not a path/],
+    ['.', /starts with "\."/],
+    ['..', /starts with "\."/],
+    ['.hidden', /starts with "\."/],
+    ['-rf', /starts with "-"/],
+    ['', /empty/],
+    ['a\x00b', /control/],
+    ['a\nb', /control/],
+    ['a\u202eb', /control/],
+    ['x'.repeat(201), /longer than 200/],
+    ['ca', /CA's files/],
+    ['CA', /CA's files/],
+    ['cA', /CA's files/],
+  ])('refuses --name %j as a usage error and writes nothing, even with --force', async (name, problem) => {
+    const before = await snapshot(dir);
+    const around = (await readdir(root)).sort();
+    await expect(makeClient({ dir, identity: 'alice@example.org', name, days: 30, force: true })).rejects.toMatchObject({
+      code: ErrorCodes.USAGE,
+      message: expect.stringMatching(new RegExp(`^--name: .*${problem.source}`)),
+    });
+    await expect(makeServer({ dir, hosts: [{ kind: 'dns', value: 'a.test' }], name, days: 30, force: true })).rejects.toMatchObject({ code: ErrorCodes.USAGE });
+    expect(await snapshot(dir)).toEqual(before);
+    expect((await readdir(root)).sort()).toEqual(around);
+  });
+
+  it('refuses identities and hosts whose files would be the CA\'s, in any case', async () => {
+    const before = await snapshot(dir);
+    for (const identity of ['ca', 'CA', 'Ca']) {
+      await expect(makeClient({ dir, identity, allowNonEmail: true, days: 30, force: true })).rejects.toMatchObject({
+        code: ErrorCodes.USAGE,
+        message: expect.stringMatching(/CA's files/),
+        hint: expect.stringContaining('--name'),
+      });
+    }
+    await expect(makeServer({ dir, hosts: [{ kind: 'dns', value: 'ca' }], days: 30, force: true })).rejects.toMatchObject({ code: ErrorCodes.USAGE });
+    expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it('never writes over the CA given with --ca, whatever its file names', async () => {
+    const other = fresh();
+    await init(other);
+    const { rename } = await import('node:fs/promises');
+    await rename(join(other, 'ca.crt'), join(other, 'myca.crt'));
+    await rename(join(other, 'ca.key'), join(other, 'myca.key'));
+    const ca = { certPath: join(other, 'myca.crt'), keyPath: join(other, 'myca.key') };
+    const before = await snapshot(other);
+    for (const name of ['myca', 'MyCA']) {
+      await expect(makeClient({ dir: other, ca, identity: 'alice@example.org', name, days: 30, force: true })).rejects.toMatchObject({
+        code: ErrorCodes.USAGE,
+        message: expect.stringContaining("would replace the CA's"),
+      });
+    }
+    expect(await snapshot(other)).toEqual(before);
+    // Any other name is fine.
+    const set = await makeClient({ dir: other, ca, identity: 'alice@example.org', name: 'alice', days: 30, force: false });
+    expect(set.made[0]!.certPath).toBe(join(other, 'alice.crt'));
+  });
+
+  it('makes every derived name a plain file name in the directory', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (identity) => {
+        const base = fileBaseName(identity);
+        expect(base.toLowerCase() === 'ca' || fileNameProblem(base) === undefined, JSON.stringify([identity, base])).toBe(true);
+      }),
+    );
+    expect(fileBaseName('-rf@example.org')).toBe('_rf@example.org');
+    expect(fileBaseName('../x@y.z')).toBe('__x@y.z');
+  });
+
+  it('init never writes over CA files that are there, even as dangling links and with --force', async () => {
+    const linked = fresh();
+    const { mkdir, readlink, symlink } = await import('node:fs/promises');
+    await mkdir(linked, { mode: 0o700 });
+    await symlink(join(root, 'nowhere.crt'), join(linked, 'ca.crt'));
+    await symlink(join(root, 'nowhere.key'), join(linked, 'ca.key'));
+    await expect(init(linked, { force: true })).rejects.toMatchObject({ code: ErrorCodes.FILE, message: expect.stringContaining(join(linked, 'ca.crt')) });
+    expect(await readlink(join(linked, 'ca.crt'))).toBe(join(root, 'nowhere.crt'));
+    expect(await readlink(join(linked, 'ca.key'))).toBe(join(root, 'nowhere.key'));
+    expect((await readdir(linked)).sort()).toEqual(['ca.crt', 'ca.key']);
+  });
+
+  it('init refuses two clients whose files differ only in case (one file on macOS and Windows)', async () => {
+    await expect(init(fresh(), { clients: ['a@example.org', 'Bob@example.org', 'bob@example.org'] })).rejects.toMatchObject({
+      code: ErrorCodes.USAGE,
+      message: expect.stringMatching(/^two certificates would both be written to bob@example\.org\.crt/i),
+    });
+  });
+});
+
+describe('host names for server certificates', () => {
+  it.each([
+    ['[::1]', { kind: 'ip', value: '::1' }],
+    ['0:0::1', { kind: 'ip', value: '::1' }],
+    ['::FFFF:1.2.3.4', { kind: 'ip', value: '::ffff:102:304' }],
+    ['Status.Example.', { kind: 'dns', value: 'status.example' }],
+    ['bücher.example', { kind: 'dns', value: 'xn--bcher-kva.example' }],
+    ['*.example.org', { kind: 'dns', value: '*.example.org' }],
+    ['123.example', { kind: 'dns', value: '123.example' }],
+    ['a'.repeat(63) + '.test', { kind: 'dns', value: 'a'.repeat(63) + '.test' }],
+  ])('accepts %j', (input, host) => {
+    expect(parseHost(input)).toEqual({ host });
+  });
+
+  it.each([
+    ['::1%eth0', /"::1%eth0" has a zone id \(%eth0\).*give "::1"/],
+    ['fe80::1%1', /zone id/],
+    ['[fe80::1%25eth0]', /zone id/],
+    ['', /an empty host name/],
+    ['   ', /an empty host name/],
+    ['a..b', /an empty label/],
+    ['.a', /an empty label/],
+    ['-x', /starts or ends with "-"/],
+    ['x-.example', /starts or ends with "-"/],
+    ['1.2.3.4.5', /not a valid IPv4 address/],
+    ['300.1.1.1', /not a valid IPv4 address/],
+    ['host:443', /a port \(443\).*give "host"/],
+    ['1.2.3.4:80', /a port \(80\).*give "1\.2\.3\.4"/],
+    ['[::1]:443', /a port \(443\).*give "::1"/],
+    ['::1::2', /not a valid IPv6 address/],
+    ['[foo]', /brackets/],
+    ['a'.repeat(64) + '.test', /a label of 64 characters \(at most 63\)/],
+    [Array(130).fill('ab').join('.'), /389 characters \(at most 253\)/],
+    ['x_y.test', /"_"/],
+    ['a b', /" "/],
+    ['0x7f.1', /ends in a number/],
+    ['a.123', /ends in a number/],
+    ['*', /wildcard/],
+    ['*.com', /a wildcard needs at least two labels/],
+    ['a.*.com', /"\*"/],
+    ['a/b', /"\/"/],
+  ])('refuses %j with the reason', (input, problem) => {
+    const r = parseHost(input);
+    expect(r).toHaveProperty('problem');
+    expect((r as { problem: string }).problem).toMatch(problem);
+  });
+
+  it('never throws, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.ipV6().map((a) => `${a}%${'eth0'}`), fc.domain(), fc.ipV4Extended()), (input) => {
+        const r = parseHost(input);
+        expect('host' in r || 'problem' in r).toBe(true);
+      }),
+    );
   });
 });

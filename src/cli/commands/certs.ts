@@ -4,13 +4,13 @@
 
 import type { X509Certificate } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
 import type { CertificateInfo } from '../../pki/inspect.ts';
 import { KEY_TYPES, parseKeyType, type KeyType } from '../../pki/keys.ts';
 import type { ExtraLeafOptions, MadeSet } from '../../pki/make.ts';
-import { emailProblem, parseHost, type HostName } from '../../pki/names.ts';
+import { emailProblem, fileNameProblem, parseHost, type HostName } from '../../pki/names.ts';
 import { DEFAULT_CA_DAYS, DEFAULT_CLIENT, DEFAULT_HOSTS, DEFAULT_LEAF_DAYS, daysProblem } from '../../pki/profile.ts';
 import type { Check, VerifyResult } from '../../pki/verify.ts';
 import { readSecret } from '../prompt.ts';
@@ -43,6 +43,28 @@ function parseKeyTypeFlag(value: string): KeyType {
   const type = parseKeyType(value);
   if (!type) throw new InvalidArgumentError(`"${value}" is not a key type (${KEY_TYPES.join(', ')})`);
   return type;
+}
+
+/** --name: a plain file name in --dir, never a path or the CA's files (#10). */
+function parseNameFlag(value: string): string {
+  const problem = fileNameProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+/**
+ * The PKCS#12 output may replace an older bundle (--force), never the CA's
+ * files or the certificate and key it is made from (#10).
+ */
+function checkP12Out(out: string, inputs: Array<string | undefined>): void {
+  const key = (p: string) => resolve(p).toLowerCase();
+  const name = basename(out).toLowerCase();
+  if (name === 'ca.crt' || name === 'ca.key') {
+    throw new QtError(ErrorCodes.USAGE, `--out: ${out} is the CA's ${name === 'ca.key' ? 'key' : 'certificate'}`, { hint: 'only `qtstatus certs init` writes CA files; give another --out' });
+  }
+  if (inputs.some((p) => p !== undefined && key(p) === key(out))) {
+    throw new QtError(ErrorCodes.USAGE, `--out: ${out} is one of the bundle's own files`, { hint: 'give another --out, e.g. the certificate\'s name with .p12' });
+  }
 }
 
 function parseEnvName(value: string): string {
@@ -234,7 +256,7 @@ function addMakeOptions(cmd: Command, extra: boolean): Command {
     cmd
       .option('--ca <file>', 'CA certificate (default <dir>/ca.crt)')
       .option('--ca-key <file>', 'CA private key (default <dir>/ca.key)')
-      .option('-n, --name <base>', 'file name without .crt/.key');
+      .option('-n, --name <base>', 'file name in --dir without .crt/.key (not a path, not ca)', parseNameFlag);
   }
   return cmd.option('--json', 'print what was made as JSON on stdout').option('-q, --quiet', 'no messages on stderr except warnings and errors');
 }
@@ -468,10 +490,11 @@ Examples:
           import('../../pki/files.ts'),
           import('../../pki/inspect.ts'),
         ]);
+        const caFile = flags.ca === false ? undefined : (flags.ca ?? join(dirname(certFile), 'ca.crt'));
+        checkP12Out(out, [certFile, keyFile, caFile]);
         await files.assertCanWrite([out], flags.force === true);
         const pair = await read.readCertificateAndKey(certFile, keyFile);
         let chain: X509Certificate[] = [];
-        const caFile = flags.ca === false ? undefined : (flags.ca ?? join(dirname(certFile), 'ca.crt'));
         if (caFile !== undefined && (flags.ca !== undefined || (await exists(caFile)))) chain = await read.readCertificatesFile(caFile, 'CA certificate');
         const password = await readPassword(flags);
         const info = certificateInfo(pair.certificate);

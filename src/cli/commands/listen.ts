@@ -1,7 +1,7 @@
 // `qtstatus listen`: receive, decode and print status packets (issue #2).
 
 import type { Command } from 'commander';
-import { ErrorCodes, QtError } from '../../errors.ts';
+import { ErrorCodes, isQtError, QtError } from '../../errors.ts';
 import { decode, type RejectReason } from '../../protocol/packet.ts';
 import { DEFAULT_RECV_BUFFER, openReceiver, type Receiver } from '../../net/udp-receiver.ts';
 import { BatchWriter } from '../batch-writer.ts';
@@ -28,6 +28,7 @@ export interface ListenSummary {
   decoded: number;
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
+  /** Lines not printed: stdout could not keep up, or had not taken them at the end. */
   dropped: number;
   seconds: number;
   packetsPerSecond: number;
@@ -38,6 +39,29 @@ export interface Listening {
   /** Resolves when --count or --timeout is reached or stop() is called. */
   done: Promise<ListenSummary>;
   stop(): void;
+  /**
+   * After `done`: true when stdout still holds lines nobody reads, a write
+   * that keeps the process alive until the reader goes away (#10).
+   */
+  readonly outputStuck: boolean;
+}
+
+/** How long a reader that takes nothing more is waited for at the end (#10). */
+export const OUTPUT_GRACE_MS = 1000;
+
+/**
+ * A port another program holds: qtstatus listeners share a port (address
+ * reuse) with each other, but not with one that binds without it, such as
+ * the old Python listener, whichever starts first (#10).
+ */
+function portTaken(err: unknown, port: number): unknown {
+  if (!isQtError(err) || (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') return err;
+  return new QtError(err.code, err.message, {
+    cause: err.cause,
+    hint:
+      `another program has UDP port ${port} without address reuse (the old Python listener does; \`ss -ulpn 'sport = :${port}'\` shows which): ` +
+      'stop it, or listen on another --port; several `qtstatus listen` share a port',
+  });
 }
 
 /** Binds and starts printing; the caller decides when to stop. */
@@ -68,16 +92,18 @@ export async function startListening(opts: ListenOptions, out: NodeJS.WriteStrea
       writer.write(opts.json ? formatJson(ev) : formatHuman(ev, colour, opts.verbose === true));
       if (received === opts.count) finish();
     },
-  );
+  ).catch((err: unknown) => {
+    throw portTaken(err, opts.port);
+  });
   const started = performance.now();
   const timer = opts.timeout !== undefined ? setTimeout(finish, opts.timeout) : undefined;
   out.on('error', () => finish()); // the reader went away: nothing more to show
 
   const done = finished.then(async () => {
+    const seconds = (performance.now() - started) / 1000; // the time listened, not the wait for the reader
     if (timer) clearTimeout(timer);
     await receiver.close();
-    await writer.end();
-    const seconds = (performance.now() - started) / 1000;
+    await writer.end(OUTPUT_GRACE_MS);
     return {
       received,
       decoded,
@@ -88,7 +114,14 @@ export async function startListening(opts: ListenOptions, out: NodeJS.WriteStrea
       packetsPerSecond: seconds > 0 ? received / seconds : 0,
     };
   });
-  return { receiver, done, stop: finish };
+  return {
+    receiver,
+    done,
+    stop: finish,
+    get outputStuck() {
+      return writer.stuck;
+    },
+  };
 }
 
 export function formatSummary(s: ListenSummary, json: boolean): string {
@@ -150,6 +183,16 @@ Examples:
       const summary = await listening.done;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      if (!opts.quiet) process.stderr.write(formatSummary(summary, opts.json === true));
+      const text = opts.quiet ? '' : formatSummary(summary, opts.json === true);
+      if (!listening.outputStuck) {
+        process.stderr.write(text);
+        return;
+      }
+      // Lines stdout's reader never took keep a write pending, and with it
+      // the process, until the reader goes away: they are counted in the
+      // summary, so exit once it is out (#10).
+      const exit = () => process.exit(0);
+      setTimeout(exit, OUTPUT_GRACE_MS);
+      process.stderr.write(text, exit);
     });
 }

@@ -66,6 +66,9 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
     const udp = runtime.udpStats();
     info(`qtstatus serve: stopped (UDP packets sent ${udp.sent}, failed ${udp.failed}${logs.dropped ? `, log lines dropped ${logs.dropped}` : ''})`);
   }
+  // Log lines a stdout reader never took keep a write, and the process,
+  // alive until the reader goes: they were counted above (issue #10).
+  if (logs.stuck) process.exit(0);
 }
 
 export function registerServe(program: Command): void {

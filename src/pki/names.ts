@@ -4,7 +4,7 @@
 
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { isValidEmail } from '../protocol/email.ts';
+import { emailRefusal, refusalText } from '../protocol/email.ts';
 
 export type HostName = { kind: 'dns'; value: string } | { kind: 'ip'; value: string };
 
@@ -83,8 +83,9 @@ export function parseHost(input: string): { host: HostName } | { problem: string
 
 /** Why `value` is not an email address the server accepts, or undefined. */
 export function emailProblem(value: string): string | undefined {
-  if (isValidEmail(value)) return undefined;
-  return `"${value}" is not an email address (the server and the status packet accept only addresses like user@example.com)`;
+  const why = emailRefusal(value);
+  if (why === undefined) return undefined;
+  return `${JSON.stringify(value)} is not an email address: ${refusalText(why)} (the server and the status packet accept only addresses like user@example.com)`;
 }
 
 /** The base name of the CA's files (ca.crt, ca.key), which only `certs init` writes. */

@@ -29,6 +29,12 @@ export const EmailRefusals = {
 } as const;
 export type EmailRefusal = keyof typeof EmailRefusals;
 
+/** The refusal as a clause: "it contains a control character", "domain is not …". */
+export function refusalText(why: EmailRefusal): string {
+  const text = EmailRefusals[why];
+  return /^(is|has|contains) /.test(text) ? `it ${text}` : text;
+}
+
 // Django: 320 characters (code points) at most, RFC 3696 §3.
 const MAX_CHARS = 320;
 // Cc, and what draws nothing or reorders text (issue #10: U+2060-2064, soft

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ErrorCodes, QtError } from '../../errors.ts';
 import { hostPort } from '../../net/address.ts';
-import { isValidEmail } from '../../protocol/email.ts';
+import { emailRefusal, refusalText } from '../../protocol/email.ts';
 import { nsToIso } from '../../protocol/time.ts';
 import { DEFAULT_DB, openStore } from '../../store/open.ts';
 import type { Store, UserRecord } from '../../store/store.ts';
@@ -72,9 +72,12 @@ export function registerUsers(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ qtstatus users add alice@example.com bob@example.com')
     .action(async (given: string[], opts: DbOption) => {
       const emails = [...new Set(given)];
-      const bad = emails.filter((e) => !isValidEmail(e));
+      const bad = emails.flatMap((e) => {
+        const why = emailRefusal(e);
+        return why === undefined ? [] : [`${JSON.stringify(e)} (${refusalText(why)})`];
+      });
       if (bad.length > 0) {
-        throw new QtError(ErrorCodes.USAGE, `not an email address: ${bad.map((b) => JSON.stringify(b)).join(', ')}`, {
+        throw new QtError(ErrorCodes.USAGE, `not an email address: ${bad.join(', ')}`, {
           hint: 'users are the email addresses in client certificate CNs',
         });
       }

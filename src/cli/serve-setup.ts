@@ -17,6 +17,7 @@ export interface ServeOptions {
   key: string;
   ca: string;
   crl?: string;
+  expiredCrl: 'refuse' | 'accept';
   db: string;
   autoEnroll?: boolean;
   udpTarget?: UdpTarget[];
@@ -62,6 +63,8 @@ export function runtimeConfig(o: ServeOptions, env: NodeJS.ProcessEnv): RuntimeC
     tls: { cert: o.cert, key: o.key, ca: o.ca, crl: o.crl },
     passphrase: env.QTSTATUS_KEY_PASSPHRASE,
     proxy: proxyMode(o) ? { trusted: o.trustProxy as string[], legacyCnHeader: o.legacyCnHeader === true } : undefined,
+    expiredCrl: o.expiredCrl,
+    watchCrl: true,
     db: o.db,
     storeTimeoutMs: o.storeTimeout,
     autoEnroll: o.autoEnroll === true,

@@ -39,8 +39,8 @@ export interface AppOptions {
   proxy?: ProxyOptions;
   /** The connections, by TCP socket (./connections.ts). */
   guard: ConnectionGuard;
-  /** The current CRL; replaced on reload. */
-  revocation: { list?: RevocationList };
+  /** The current CRL, replaced on reload; `failClosed`: refuse everyone once it is past its next update. */
+  revocation: Revocation;
   maxConnectionAgeMs: number;
   maxBodyBytes: number;
   metrics: ServerMetrics;
@@ -48,27 +48,42 @@ export interface AppOptions {
   onStoreError?: (err: unknown) => void;
 }
 
+export interface Revocation {
+  list?: RevocationList;
+  failClosed: boolean;
+}
+
+/** Past its next update (RFC 5280 §5.1.2.5). */
+export function crlExpired(list: RevocationList | undefined, nowMs: number): boolean {
+  return list?.nextUpdateMs !== undefined && nowMs > list.nextUpdateMs;
+}
+
 const API = '/api/client';
 const identities = new WeakMap<object, Identity>();
 
-/** Why a revoked certificate was revoked, when the CRL says (RFC 5280 §5.3.1). */
-function revokedBy(list: RevocationList | undefined, serial: string): Refused | undefined {
-  const entry = serial === '' ? undefined : list?.revoked.get(serial);
-  return entry ? invalidCertificate('CERT_REVOKED', entry.reason) : undefined;
+/**
+ * Revoked (with the CRL's reason, RFC 5280 §5.3.1), or refused because the
+ * CRL is out of date and the policy says fail closed.
+ */
+function revokedBy(r: Revocation, serial: string, nowMs: number): Refused | undefined {
+  const entry = serial === '' ? undefined : r.list?.revoked.get(serial);
+  if (entry) return invalidCertificate('CERT_REVOKED', entry.reason);
+  if (r.failClosed && crlExpired(r.list, nowMs)) return invalidCertificate('CRL_HAS_EXPIRED');
+  return undefined;
 }
 
 /** Called once per TLS connection, right after the handshake. */
-export function rememberIdentity(socket: TLSSocket, guard: ConnectionGuard, crl: RevocationList | undefined): void {
+export function rememberIdentity(socket: TLSSocket, guard: ConnectionGuard, crl: Revocation): void {
   let id = identifyTlsPeer(socket);
-  if (!id.ok && id.reason === 'CERT_REVOKED') id = revokedBy(crl, normalSerial(socket.getPeerX509Certificate()?.serialNumber ?? '')) ?? id;
+  if (!id.ok && id.reason === 'CERT_REVOKED') id = revokedBy(crl, normalSerial(socket.getPeerX509Certificate()?.serialNumber ?? ''), Date.now()) ?? id;
   identities.set(socket, id);
   if (id.ok) guard.verify(tcpSocket(socket), id);
   else guard.refuse(tcpSocket(socket));
 }
 
 /** The checks that cannot wait for the next handshake (issue #10, defect 5). */
-function lateRefusal(id: Verified, nowMs: number, crl: RevocationList | undefined): Refused | undefined {
-  return stillValid(id, nowMs) ?? revokedBy(crl, id.serial);
+function lateRefusal(id: Verified, nowMs: number, crl: Revocation): Refused | undefined {
+  return stillValid(id, nowMs) ?? revokedBy(crl, id.serial, nowMs);
 }
 
 const idPrefix = Math.floor(Math.random() * 0xffffff).toString(36);
@@ -126,7 +141,7 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
     // Who is it? One central check that no route can bypass.
     const now = Date.now();
     let peer: Identity & { ip?: string; port?: number } = o.proxy ? identifyProxied(req, o.proxy) : (identities.get(req.socket) ?? NO_CERTIFICATE);
-    if (peer.ok) peer = lateRefusal(peer, now, o.revocation.list) ?? peer;
+    if (peer.ok) peer = lateRefusal(peer, now, o.revocation) ?? peer;
     // IPv4-mapped as plain IPv4, once: as logged, stored and announced.
     const clientIp = plainIp(peer.ip ?? req.socket.remoteAddress ?? '');
     ip = clientIp;

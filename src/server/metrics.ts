@@ -15,6 +15,8 @@ export interface ServerMetrics {
   answered(route: string, status: number, seconds: number): void;
   storeErrors: Counter;
   connections: Gauge;
+  /** When the server certificate, the CA and the CRL (its next update) expire (issue #12). */
+  expiry: Gauge<'which'>;
   connectionsShed: Counter<'reason'>;
   clientVerifyFailures: Counter<'reason'>;
   handshakeErrors: Counter<'reason'>;
@@ -66,6 +68,15 @@ export function createMetrics(udp: () => { sent: number; failed: number }): Serv
     },
     storeErrors: new Counter({ name: 'qtstatus_store_errors_total', help: 'Store operations that failed', registers: [registry] }),
     connections: new Gauge({ name: 'qtstatus_open_connections', help: 'Open client connections', registers: [registry] }),
+    // As cert-manager's certmanager_certificate_expiration_timestamp_seconds:
+    // alert on `… - time() < 14 * 86400`.
+    expiry: new Gauge({
+      name: 'qtstatus_certificate_expiry_timestamp_seconds',
+      help: 'When the server certificate, the client CA and the CRL (its next update) expire, Unix time',
+      labelNames: ['which'],
+      registers: [registry],
+      aggregator: 'min',
+    }),
     connectionsShed: new Counter({
       name: 'qtstatus_connections_shed_total',
       help: 'Connections closed or refused at a connection limit, or closed for a revoked certificate, by reason',

@@ -6,6 +6,8 @@
 // `--workers` process call startRuntime; the primary of `--workers` calls
 // checkRuntime once so a mistake is one error rather than one per worker.
 
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { openUdpSender, type UdpTarget } from '../net/udp-sender.ts';
 import type { RevocationList } from '../pki/crl.ts';
@@ -16,7 +18,7 @@ import { createMetrics, shareWithCluster, type ServerMetrics } from './metrics.t
 import { startMetricsServer } from './metrics-server.ts';
 import { trustList } from './proxy.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { startServer, type Limits } from './server.ts';
+import { startServer, type ExpiredCrlPolicy, type Limits, type TlsMaterial } from './server.ts';
 import { loadRevocation, loadTlsMaterial, type TlsFiles } from './tls-files.ts';
 
 export interface RuntimeConfig {
@@ -35,12 +37,34 @@ export interface RuntimeConfig {
   rateLimit?: { perSecond: number; burst: number };
   maxBodyBytes: number;
   limits: Limits;
+  /** Once the CRL is past its next update: refuse everyone (default, as nginx) or go on with it. */
+  expiredCrl?: ExpiredCrlPolicy;
+  /** Reload when the CRL file changes (as on SIGHUP). */
+  watchCrl?: boolean;
   /** Serve Prometheus metrics here; `cluster`: hand them to the --workers primary instead. */
   metrics?: { host: string; port: number } | 'cluster';
   onLog?: (entry: RequestLog) => void;
   onStoreError?: (err: unknown) => void;
   onUdpError?: (err: Error, target: string) => void;
+  /** Things an operator should know: a certificate or CRL near expiry, a reload by the CRL watch. */
+  onNotice?: (notice: Notice) => void;
 }
+
+export interface Notice {
+  level: 'info' | 'warn';
+  code: 'expiry' | 'crl_reloaded' | 'crl_reload_failed';
+  message: string;
+  cause?: unknown;
+}
+
+const DAY_MS = 86_400_000;
+/** Certificates warn this far ahead; a CRL, whose next update is often a week away, one day ahead. */
+const WARN_CERT_MS = 30 * DAY_MS;
+const WARN_CRL_MS = DAY_MS;
+const EXPIRY_CHECK_MS = 12 * 3_600_000;
+/** A file written by a rename or several writes settles before it is read. */
+const WATCH_SETTLE_MS = 200;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface Runtime {
   url: string;
@@ -97,11 +121,44 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
       maxBodyBytes: c.maxBodyBytes,
       metrics,
       limits: c.limits,
+      expiredCrl: c.expiredCrl,
       onLog: c.onLog,
       onStoreError: c.onStoreError,
     });
     let graceMs = 0;
     undo.push(() => server.close(graceMs));
+
+    const notice = (n: Notice) => c.onNotice?.(n);
+    let expiryTimer: NodeJS.Timeout | undefined;
+    // Gauges, warnings ahead of expiry, and (for 'accept') a context without
+    // the CRL the moment it falls due, rather than OpenSSL refusing everyone.
+    const watchExpiry = (m: TlsMaterial | undefined, list: RevocationList | undefined) => {
+      clearTimeout(expiryTimer);
+      const e = { serverMs: m?.expiry?.serverMs, caMs: m?.expiry?.caMs, crlMs: list?.nextUpdateMs };
+      const now = Date.now();
+      const files = { serverMs: `the server certificate ${c.tls.cert}`, caMs: `the CA certificate ${c.tls.ca}`, crlMs: `the CRL ${c.tls.crl}` };
+      for (const [key, which] of [['serverMs', 'server'], ['caMs', 'ca'], ['crlMs', 'crl']] as const) {
+        const at = e[key];
+        if (at === undefined) continue;
+        metrics.expiry.set({ which }, at / 1000);
+        const left = at - now;
+        const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+        if (left <= 0) {
+          const then = key === 'crlMs' ? (c.expiredCrl === 'accept' ? 'revoked certificates are still refused by the old list' : 'every client is refused until a new one is loaded') : 'renew it';
+          notice({ level: 'warn', code: 'expiry', message: `${files[key]} ${key === 'crlMs' ? 'is past its next update' : 'expired'} (${when}): ${then}` });
+        } else if (left <= (key === 'crlMs' ? WARN_CRL_MS : WARN_CERT_MS)) {
+          notice({ level: 'warn', code: 'expiry', message: `${files[key]} ${key === 'crlMs' ? 'falls due' : 'expires'} in ${Math.ceil(left / DAY_MS)} day(s) (${when})` });
+        }
+      }
+      const crlLeft = (e.crlMs ?? Infinity) - now;
+      const next = Math.min(EXPIRY_CHECK_MS, crlLeft > 0 ? crlLeft + 1000 : Infinity, MAX_TIMER_MS);
+      expiryTimer = setTimeout(() => {
+        if (m && c.expiredCrl === 'accept' && crlLeft > 0 && Date.now() > (e.crlMs ?? Infinity)) server.reload(m);
+        watchExpiry(m, list);
+      }, next).unref();
+    };
+    undo.push(async () => clearTimeout(expiryTimer));
+    watchExpiry(tls, tls?.revocation ?? revocation);
 
     let metricsUrl: string | undefined;
     if (c.metrics === 'cluster') shareWithCluster(metrics);
@@ -109,6 +166,52 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
       const m = await startMetricsServer(c.metrics, () => metrics.registry.metrics(), metrics.registry.contentType);
       undo.push(() => m.close());
       metricsUrl = m.url;
+    }
+
+    async function reload(): Promise<number> {
+      if (trusted) {
+        if (c.tls.crl === undefined) throw new QtError(ErrorCodes.USAGE, 'nothing to reload behind a proxy: nginx holds the certificates');
+        const list = await loadRevocation(c.tls.crl, c.tls.ca);
+        server.setRevocation(list);
+        watchExpiry(undefined, list);
+        return 0;
+      }
+      const material = await loadTlsMaterial(c.tls, c.passphrase);
+      let closed: number;
+      try {
+        closed = server.reload(material);
+      } catch (err) {
+        throw new QtError(ErrorCodes.CERT, 'cannot use the new certificate, key, CA or CRL', { cause: err });
+      }
+      watchExpiry(material, material.revocation);
+      return closed;
+    }
+
+    // A new CRL takes effect when its file changes (issue #12), as on
+    // SIGHUP. The directory is watched: tools replace the file by a rename.
+    const crlFile = c.tls.crl;
+    if (crlFile !== undefined && c.watchCrl) {
+      let settle: NodeJS.Timeout | undefined;
+      let watcher: FSWatcher | undefined;
+      try {
+        watcher = watch(dirname(crlFile), (_event, name) => {
+          if (name !== null && name !== basename(crlFile)) return;
+          clearTimeout(settle);
+          settle = setTimeout(() => {
+            reload().then(
+              (closed) => notice({ level: 'info', code: 'crl_reloaded', message: `the CRL ${crlFile} changed: reloaded${closed ? `; closed ${closed} connection${closed === 1 ? '' : 's'} of revoked certificates` : ''}` }),
+              (err) => notice({ level: 'warn', code: 'crl_reload_failed', message: `the CRL ${crlFile} changed but cannot be used; the old one stays`, cause: err }),
+            );
+          }, WATCH_SETTLE_MS);
+        });
+        watcher.on('error', () => watcher?.close());
+      } catch {
+        watcher = undefined; // no inotify here: SIGHUP still reloads
+      }
+      undo.push(async () => {
+        clearTimeout(settle);
+        watcher?.close();
+      });
     }
 
     let closing: Promise<void> | undefined;
@@ -119,19 +222,7 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
       metricsUrl,
       metrics,
       udpStats: () => sender.stats,
-      async reload() {
-        if (trusted) {
-          if (c.tls.crl === undefined) throw new QtError(ErrorCodes.USAGE, 'nothing to reload behind a proxy: nginx holds the certificates');
-          server.setRevocation(await loadRevocation(c.tls.crl, c.tls.ca));
-          return 0;
-        }
-        const material = await loadTlsMaterial(c.tls, c.passphrase);
-        try {
-          return server.reload(material);
-        } catch (err) {
-          throw new QtError(ErrorCodes.CERT, 'cannot use the new certificate, key, CA or CRL', { cause: err });
-        }
-      },
+      reload,
       close(ms) {
         graceMs = ms;
         closing ??= closeAll();

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, QtError } from '../errors.ts';
 import type { RevocationList } from '../pki/crl.ts';
-import { createApp, rememberIdentity, type AppOptions } from './app.ts';
+import { createApp, crlExpired, rememberIdentity, type AppOptions } from './app.ts';
 import { ConnectionGuard, type ShedReason } from './connections.ts';
 import { isTrusted } from './proxy.ts';
 
@@ -19,7 +19,13 @@ export interface TlsMaterial {
   crl?: Buffer;
   /** The CRL as read and checked against the CA (../pki/crl.ts). */
   revocation?: RevocationList;
+  /** When the server certificate, the (first-expiring) CA and the CRL's next update fall due, ms since the epoch. */
+  expiry?: { serverMs: number; caMs: number; crlMs?: number };
 }
+
+/** What to do once the CRL is past its next update: refuse every client (as OpenSSL and nginx do), or go on with the list as it was. */
+export type ExpiredCrlPolicy = 'refuse' | 'accept';
+
 
 export interface Limits {
   handshakeTimeoutMs: number;
@@ -58,6 +64,7 @@ export interface ServerOptions extends Omit<AppOptions, 'guard' | 'revocation' |
   onTlsError?: (err: Error & { code?: string }, socket: Socket) => void;
   /** The CRL in proxy mode, where nginx verifies (with its own ssl_crl); in TLS mode tls.revocation. */
   revocation?: RevocationList;
+  expiredCrl?: ExpiredCrlPolicy;
 }
 
 export interface RunningServer {
@@ -75,12 +82,17 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>;
 }
 
-function tlsOptions(m: TlsMaterial): https.ServerOptions {
+/**
+ * With an expired CRL and the 'accept' policy, OpenSSL gets no CRL (it would
+ * refuse every certificate); the expired list's serials are still refused
+ * per request (./app.ts).
+ */
+function tlsOptions(m: TlsMaterial, policy: ExpiredCrlPolicy): https.ServerOptions {
   return {
     cert: m.cert,
     key: m.key,
     ca: m.ca,
-    crl: m.crl,
+    crl: policy === 'accept' && crlExpired(m.revocation, Date.now()) ? undefined : m.crl,
     requestCert: true,
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
@@ -91,7 +103,8 @@ function tlsOptions(m: TlsMaterial): https.ServerOptions {
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const guard = new ConnectionGuard(o.limits, (reason: ShedReason) => o.metrics.connectionsShed.inc({ reason }));
-  const revocation = { list: o.tls?.revocation ?? o.revocation };
+  const policy = o.expiredCrl ?? 'refuse';
+  const revocation = { list: o.tls?.revocation ?? o.revocation, failClosed: policy === 'refuse' };
   const app = createApp({ ...o, guard, revocation, maxConnectionAgeMs: o.limits.maxConnectionAgeMs });
   const common: http.ServerOptions = {
     maxHeaderSize: o.limits.maxHeaderSize,
@@ -104,7 +117,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (o.tls) {
     let secure: https.ServerOptions;
     try {
-      secure = tlsOptions(o.tls);
+      secure = tlsOptions(o.tls, policy);
       server = https.createServer({ ...common, ...secure, handshakeTimeout: o.limits.handshakeTimeoutMs }, app);
     } catch (err) {
       throw new QtError(ErrorCodes.CERT, 'cannot use the server certificate, key or CA', {
@@ -112,7 +125,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         hint: 'check that --cert and --key are a pair and --ca is a PEM CA certificate',
       });
     }
-    server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket, guard, revocation.list));
+    server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket, guard, revocation));
     server.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
       o.metrics.handshakeErrors.inc({ reason: err.code ?? 'unknown' });
       o.onTlsError?.(err, socket);
@@ -164,7 +177,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     address,
     url: `${o.tls ? 'https' : 'http'}://${host}:${address.port}`,
     reload(tls) {
-      (server as https.Server).setSecureContext(tlsOptions(tls));
+      (server as https.Server).setSecureContext(tlsOptions(tls, policy));
       revocation.list = tls.revocation;
       const revoked = tls.revocation?.revoked;
       return revoked ? guard.closeWhere((id) => revoked.has(id.serial)) : 0;

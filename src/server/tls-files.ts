@@ -26,13 +26,26 @@ export async function loadTlsMaterial(files: TlsFiles, passphrase?: string): Pro
           throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${files.crl}`, { cause: err, hint: 'check --crl' });
         }),
   ]);
+  const revocation = crl === undefined ? undefined : checkedCrl(files.crl as string, crl, cas);
   return {
-    revocation: crl === undefined ? undefined : checkedCrl(files.crl as string, crl, cas),
+    revocation,
     cert: Buffer.from(pair.certificate.toString()),
     key: Buffer.from(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
     ca: Buffer.from(cas.map((c) => c.toString()).join('')),
-    crl,
+    crl: crl && pemCrl(crl),
+    expiry: {
+      serverMs: pair.certificate.validToDate.getTime(),
+      caMs: Math.min(...cas.map((c) => c.validToDate.getTime())),
+      crlMs: revocation?.nextUpdateMs,
+    },
   };
+}
+
+/** Node's `crl` option takes PEM; a DER file (as `openssl crl -outform DER` writes) is wrapped. */
+function pemCrl(data: Buffer): Buffer {
+  if (data.includes('-----BEGIN X509 CRL-----')) return data;
+  const b64 = data.toString('base64').replace(/.{64}/g, '$&\n');
+  return Buffer.from(`-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`);
 }
 
 /** A CRL that one of the CA certificates signed; else the file is named and nothing changes. */

@@ -31,6 +31,7 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
     onLog: opts.log === 'off' ? undefined : (e) => logs.write(logJson ? jsonLog(e) : textLog(e)),
     onStoreError: (e) => warn(`store error: ${plain(e)}`),
     onUdpError: (e, target) => warn(`UDP send to ${target} failed: ${e.message}`),
+    onNotice: (n) => (n.level === 'warn' ? warn(n.cause ? `${n.message}: ${plain(n.cause)}` : n.message) : info(`qtstatus serve: ${n.message}`)),
   });
   if (runtime.metricsUrl) info(`metrics on ${runtime.metricsUrl}`);
 
@@ -85,7 +86,8 @@ export function registerServe(program: Command): void {
     .option('--cert <file>', 'server certificate (PEM)', 'certs/server.crt')
     .option('--key <file>', 'server private key (PEM; passphrase in QTSTATUS_KEY_PASSPHRASE)', 'certs/server.key')
     .option('--ca <file>', 'CA that signs client certificates', 'certs/ca.crt')
-    .option('--crl <file>', 'certificate revocation list (PEM) to refuse revoked clients')
+    .option('--crl <file>', 'certificate revocation list (PEM or DER) to refuse revoked clients; reloaded when the file changes')
+    .option('--expired-crl <policy>', 'once the CRL is past its next update: refuse every client, or accept (revoked ones stay refused)', 'refuse')
     .option('--db <file>', 'SQLite database file (env QTSTATUS_DB)', process.env.QTSTATUS_DB ?? DEFAULT_DB)
     .option('--auto-enroll', 'register a CA-verified email on first contact')
     .option('--udp-target <host:port>', `where status packets go; repeatable (default ${formatTarget(DEFAULT_UDP_TARGET)})`, collect((v) => parseHostPort(v)))
@@ -121,6 +123,9 @@ Exit codes: 0 after SIGINT or SIGTERM, 1 when it cannot start (a file, the port,
 the store), 2 for a usage error.`,
     )
     .action(async (opts: ServeOptions) => {
+      if (!['refuse', 'accept'].includes(opts.expiredCrl)) {
+        throw new QtError(ErrorCodes.USAGE, `--expired-crl "${opts.expiredCrl}" is not one of refuse, accept`);
+      }
       if (!['auto', 'json', 'text', 'off'].includes(opts.log)) {
         throw new QtError(ErrorCodes.USAGE, `--log "${opts.log}" is not one of auto, json, text, off`);
       }

@@ -46,12 +46,13 @@ export async function makeTestPki(keyType: KeyType = 'ecdsa-p256'): Promise<Test
     { kind: 'ip', value: '127.0.0.1' },
     { kind: 'ip', value: '::1' },
   ] as const;
-  const base = { days: 30, force: false, keyType };
-  await initCertificates({ dir, hosts: [...hosts], clients: [VALID_USER, 'unknown@qt-test.com'], caDays: 30, ...base });
+  // 90 days: beyond serve's 30-day expiry warning, so it says nothing unasked.
+  const base = { days: 90, force: false, keyType };
+  await initCertificates({ dir, hosts: [...hosts], clients: [VALID_USER, 'unknown@qt-test.com'], caDays: 90, ...base });
   await makeClient({ dir, identity: 'not_an_email', allowNonEmail: true, name: 'bad_client', ...base });
   await makeClient({ dir, identity: VALID_USER, name: 'expired', ...base, days: 1, now: new Date(Date.now() - 3 * 86_400_000) });
   const other = join(dir, 'other');
-  await initCertificates({ dir: other, hosts: [...hosts], clients: [VALID_USER], caDays: 30, ...base });
+  await initCertificates({ dir: other, hosts: [...hosts], clients: [VALID_USER], caDays: 90, ...base });
   const f = (name: string) => ({ cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) });
   const twoCns = f('two_cns');
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });

@@ -26,6 +26,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => {}); // a child that exits before reading its input (EPIPE) is judged by its exit code
     child.stdin.end(opts.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
     child.on('error', reject);

@@ -7,11 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundle } from './bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = `${root}dist`;
-const bundle = `${dist}/qtstatus.cjs`;
 const base = `${dist}/node-base`;
 const output = `${dist}/qtstatus`;
 const mb = (file: string) => (statSync(file).size / 1048576).toFixed(1);
@@ -19,17 +18,7 @@ const mb = (file: string) => (statSync(file).size / 1048576).toFixed(1);
 mkdirSync(dist, { recursive: true });
 rmSync(output, { force: true });
 
-await build({
-  entryPoints: [`${root}src/cli/sea-main.ts`],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs', // the SEA main; its dynamic imports become lazy requires
-  target: 'node24',
-  minify: true,
-  legalComments: 'none',
-  outfile: bundle,
-  logLevel: 'warning',
-});
+const main = await bundle();
 
 // The Node that runs this script is the pinned one: the blob must match it.
 copyFileSync(process.execPath, base);
@@ -48,7 +37,7 @@ writeFileSync(
   config,
   JSON.stringify(
     {
-      main: bundle,
+      main,
       mainFormat: 'commonjs',
       executable: base,
       output,
@@ -63,4 +52,4 @@ writeFileSync(
 );
 execFileSync(process.execPath, ['--build-sea', config], { stdio: 'inherit' });
 const version = execFileSync(output, ['--version']).toString().trim();
-console.log(`built ${output}: qtstatus ${version}, ${mb(output)} MB (Node ${process.version} ${stripped ? 'stripped' : 'as is'}: ${mb(base)} MB; bundle ${mb(bundle)} MB)`);
+console.log(`built ${output}: qtstatus ${version}, ${mb(output)} MB (Node ${process.version} ${stripped ? 'stripped' : 'as is'}: ${mb(base)} MB; bundle ${mb(main)} MB)`);

@@ -1,7 +1,7 @@
 // Parsers for flag values. Each throws commander's InvalidArgumentError, which
 // commander reports as a usage error (exit 2) naming the flag.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -67,4 +67,48 @@ export function parseNonNegativeInt(value: string): number {
     throw new InvalidArgumentError(`"${value}" is not a whole number of 0 or more`);
   }
   return n;
+}
+
+const UNITS_BYTES: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "1024", "1k", "16KiB", "8m": bytes. k, m, g are powers of 1024, as in nginx's sizes. */
+export function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = UNITS_BYTES[(m?.[2] ?? '').toLowerCase()];
+  const n = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a size (try 1024, 1k, 16KiB or 8m)`);
+  return n;
+}
+
+/** 10000 → "10s", 65000 → "1m5s", 500 → "500ms": what parseDuration reads back. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}
+
+/** 8192 → "8KiB", 1000 → "1000": what parseSize reads back. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** An option read as a duration, whose default --help shows with its unit. */
+export function durationOption(flags: string, description: string, defaultMs?: number): Option {
+  const o = new Option(flags, description).argParser(parseDuration);
+  return defaultMs === undefined ? o : o.default(defaultMs, formatDuration(defaultMs));
+}
+
+/** An option read as a size in bytes, whose default --help shows with its unit. */
+export function sizeOption(flags: string, description: string, defaultBytes?: number): Option {
+  const o = new Option(flags, description).argParser(parseSize);
+  return defaultBytes === undefined ? o : o.default(defaultBytes, formatSize(defaultBytes));
 }

@@ -7,7 +7,7 @@ import { DEFAULT_RECV_BUFFER, openReceiver, type Receiver } from '../../net/udp-
 import { BatchWriter } from '../batch-writer.ts';
 import { hostPort } from '../../net/address.ts';
 import { formatHuman, formatJson, type DatagramEvent } from '../format-packet.ts';
-import { parseDuration, parseIp, parsePort, parsePositiveInt } from '../options.ts';
+import { durationOption, parseIp, parsePort, parsePositiveInt, sizeOption } from '../options.ts';
 import { colourFor } from '../style.ts';
 
 export interface ListenOptions {
@@ -150,10 +150,10 @@ export function registerListen(program: Command): void {
     .option('-i, --interface <addr>', 'local interface address for --group', parseIp)
     .option('--json', 'one JSON object per line for every packet')
     .option('-n, --count <n>', 'stop after n packets', parsePositiveInt)
-    .option('-t, --timeout <duration>', 'stop after this long (500ms, 10s, 2m)', parseDuration)
+    .addOption(durationOption('-t, --timeout <duration>', 'stop after this long (500ms, 10s, 2m)'))
     .option('-v, --verbose', 'hex dump of rejected packets, sizes')
     .option('-q, --quiet', 'no messages on stderr, only packets on stdout')
-    .option('--rcvbuf <bytes>', 'requested socket receive buffer', parsePositiveInt, DEFAULT_RECV_BUFFER)
+    .addOption(sizeOption('--rcvbuf <size>', 'requested socket receive buffer', DEFAULT_RECV_BUFFER))
     .addHelpText(
       'after',
       `

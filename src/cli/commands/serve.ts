@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS } from '../../server/server.ts';
 import { DEFAULT_DB } from '../../store/open.ts';
 import { BatchWriter } from '../batch-writer.ts';
 import { formatError } from '../report.ts';
-import { collect, parseDuration, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt } from '../options.ts';
+import { collect, durationOption, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt, sizeOption } from '../options.ts';
 import { colourFor } from '../style.ts';
 import { runPrimary } from '../serve-cluster.ts';
 import { banner, jsonLog, runtimeConfig, textLog, type ServeOptions } from '../serve-setup.ts';
@@ -98,16 +98,16 @@ export function registerServe(program: Command): void {
     .option('--metrics <[host:]port>', 'Prometheus metrics on this address (host defaults to 127.0.0.1)', (v) => (/^\d+$/.test(v) ? { host: '127.0.0.1', port: parsePort(v) } : parseHostPort(v, '127.0.0.1')))
     .option('--rate-limit <n>', 'requests per second per identity; 0 turns it off', parseNonNegativeInt, 10)
     .option('--rate-burst <n>', 'requests an identity may make at once', parsePositiveInt, 20)
-    .option('--max-body <bytes>', 'largest request body', parseNonNegativeInt, 1024)
+    .addOption(sizeOption('--max-body <size>', 'largest request body (1k = 1024 bytes)', 1024))
     .option('--max-connections <n>', 'most open connections; at the limit unverified ones make room', parsePositiveInt, DEFAULT_LIMITS.maxConnections)
     .option('--max-connections-per-address <n>', 'most open connections from one client address', parsePositiveInt, DEFAULT_LIMITS.maxConnectionsPerAddress)
-    .option('--max-connection-age <duration>', 'close a connection after its next answer once it is this old (0: never)', parseDuration, DEFAULT_LIMITS.maxConnectionAgeMs)
-    .option('--max-header-size <bytes>', 'largest request header', parsePositiveInt, DEFAULT_LIMITS.maxHeaderSize)
-    .option('--handshake-timeout <duration>', 'time allowed for the TLS handshake', parseDuration, DEFAULT_LIMITS.handshakeTimeoutMs)
-    .option('--header-timeout <duration>', 'time allowed for the request headers', parseDuration, DEFAULT_LIMITS.headersTimeoutMs)
-    .option('--request-timeout <duration>', 'time allowed for a whole request', parseDuration, DEFAULT_LIMITS.requestTimeoutMs)
-    .option('--store-timeout <duration>', 'how long an update may wait for the database before it gets 503', parseDuration, 2000)
-    .option('--grace <duration>', 'time to finish requests in flight at shutdown', parseDuration, 10_000)
+    .addOption(durationOption('--max-connection-age <duration>', 'close a connection after its next answer once it is this old (0: never)', DEFAULT_LIMITS.maxConnectionAgeMs))
+    .addOption(sizeOption('--max-header-size <size>', 'largest request header', DEFAULT_LIMITS.maxHeaderSize))
+    .addOption(durationOption('--handshake-timeout <duration>', 'time allowed for the TLS handshake', DEFAULT_LIMITS.handshakeTimeoutMs))
+    .addOption(durationOption('--header-timeout <duration>', 'time allowed for the request headers', DEFAULT_LIMITS.headersTimeoutMs))
+    .addOption(durationOption('--request-timeout <duration>', 'time allowed for a whole request', DEFAULT_LIMITS.requestTimeoutMs))
+    .addOption(durationOption('--store-timeout <duration>', 'how long an update may wait for the database before it gets 503', 2000))
+    .addOption(durationOption('--grace <duration>', 'time to finish requests in flight at shutdown', 10_000))
     .option('--workers <n>', 'processes serving one port with one shared store', parsePositiveInt, 1)
     .option('--log <format>', 'request log on stdout: auto (JSON unless a terminal), json, text, off', 'auto')
     .addHelpText(

@@ -1,0 +1,29 @@
+// One CommonJS bundle of the CLI and everything it imports (dist/qtstatus.cjs),
+// for the standalone executable (scripts/build-binary.ts) and the npm package
+// (`npm pack` runs it as prepack: issue #13). Node will not strip types under
+// node_modules, so what npm installs is this plain JavaScript, and the
+// package needs no dependencies at run time.
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const BUNDLE = `${root}dist/qtstatus.cjs`;
+
+export async function bundle(): Promise<string> {
+  await build({
+    entryPoints: [`${root}src/cli/sea-main.ts`],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs', // the SEA main; its dynamic imports become lazy requires
+    target: 'node24', // the oldest Node the package supports
+    minify: true,
+    legalComments: 'none',
+    // Optional native bindings some clients probe for; absent, they fall back.
+    external: ['pg-native'],
+    outfile: BUNDLE,
+    logLevel: 'warning',
+  });
+  return BUNDLE;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(`bundled ${await bundle()}`);

@@ -1,0 +1,32 @@
+// Durations and sizes read and print with units (issue #13): --help shows
+// what a user would type, and what it shows reads back to the same value.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/cli/options.ts';
+
+describe('sizes', () => {
+  it.each([
+    ['1024', 1024],
+    ['1k', 1024],
+    ['1K', 1024],
+    ['16KiB', 16_384],
+    ['16kb', 16_384],
+    ['8m', 8 * 1024 ** 2],
+    ['1.5k', 1536],
+    ['0', 0],
+  ])('reads %s as %i bytes', (text, bytes) => expect(parseSize(text)).toBe(bytes));
+
+  it.each(['', 'k', '1q', '-1', '1 k b', '1e3'])('refuses %j as a usage error', (text) => expect(() => parseSize(text)).toThrow(/is not a size/));
+
+  it('prints what reads back', () => {
+    expect([formatSize(8192), formatSize(1024), formatSize(1000), formatSize(8 * 1024 ** 2)]).toEqual(['8KiB', '1KiB', '1000', '8MiB']);
+    fc.assert(fc.property(fc.nat(2 ** 40), (n) => parseSize(formatSize(n)) === n));
+  });
+});
+
+describe('durations', () => {
+  it('prints what reads back', () => {
+    expect([formatDuration(10_000), formatDuration(65_000), formatDuration(3_600_000), formatDuration(500), formatDuration(0)]).toEqual(['10s', '1m5s', '1h', '500ms', '0s']);
+    fc.assert(fc.property(fc.nat(2 ** 31 - 1), (ms) => parseDuration(formatDuration(ms)) === ms));
+  });
+});

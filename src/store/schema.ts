@@ -1,5 +1,11 @@
-// Versioned schema and the statements both engines run. Placeholders are
-// `?`; the PostgreSQL store numbers them ($1, $2, …).
+// The schema, its migrations and the statements, written once for both
+// engines. Placeholders are PostgreSQL's numbered `$1, $2, …`; the SQLite
+// engine reads them as its own numbered `?1, ?2, …` (sqliteSql below), which
+// bind by number in the same way, a repeated one included. Only the batch
+// update (PG.seenBatch) is PostgreSQL's alone: SQLite runs the same rule as
+// up to three small statements inside one transaction, which costs it less.
+
+export type Row = Record<string, unknown>;
 
 /** Each entry moves the schema one version up; never edit a released one. */
 export const MIGRATIONS: readonly string[][] = [
@@ -19,24 +25,178 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export const SQL = {
   createVersionTable: 'CREATE TABLE IF NOT EXISTS qtstatus_schema (version INTEGER NOT NULL)',
   readVersion: 'SELECT version FROM qtstatus_schema',
-  insertVersion: 'INSERT INTO qtstatus_schema (version) VALUES (?)',
-  updateVersion: 'UPDATE qtstatus_schema SET version = ?',
-  addUser: 'INSERT INTO users (email, created_ns) VALUES (?, ?) ON CONFLICT (email) DO NOTHING',
-  removeUser: 'DELETE FROM users WHERE email = ?',
-  getUser: 'SELECT email, created_ns, last_seen_ns, ip, port FROM users WHERE email = ?',
+  insertVersion: 'INSERT INTO qtstatus_schema (version) VALUES ($1)',
+  updateVersion: 'UPDATE qtstatus_schema SET version = $1',
+  addUser: 'INSERT INTO users (email, created_ns) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING',
+  removeUser: 'DELETE FROM users WHERE email = $1',
+  getUser: 'SELECT email, created_ns, last_seen_ns, ip, port FROM users WHERE email = $1',
   listUsers: 'SELECT email, created_ns, last_seen_ns, ip, port FROM users ORDER BY email',
-  // Recording an update (recordSeen) is up to three statements, the first
-  // the only one in the common case: without RETURNING, whose result table
-  // costs a third of the update (bench/serve.ts).
-  // 1. Parameters: now, ip, port, email, now. Changes nothing unless `now` is
-  //    newer than the stored last seen: last seen never moves backwards.
-  seenIfNewer: `UPDATE users SET last_seen_ns = ?, ip = ?, port = ?
-                WHERE email = ? AND (last_seen_ns IS NULL OR last_seen_ns < ?)`,
-  // 2. Parameters: ip, port, email. A known user whose stored last seen is
-  //    newer: keep it, record the address.
-  seenNotNewer: 'UPDATE users SET ip = ?, port = ? WHERE email = ? RETURNING last_seen_ns',
+  // Recording an update (recordSeen) on SQLite is up to three statements,
+  // the first the only one in the common case: without RETURNING, whose
+  // result table costs a third of the update (bench/serve.ts).
+  // 1. Parameters: now, ip, port, email. Last seen never moves backwards and
+  //    the address belongs to the newest update: the row changes only if
+  //    `now` is not older than the stored last seen.
+  seenIfNewer: `UPDATE users SET last_seen_ns = $1, ip = $2, port = $3
+                WHERE email = $4 AND (last_seen_ns IS NULL OR last_seen_ns <= $1)`,
+  // 2. Parameters: email. A known user whose stored last seen is newer:
+  //    nothing changes, the stored time is the answer.
+  seenNotNewer: 'SELECT last_seen_ns FROM users WHERE email = $1',
   // 3. Parameters: email, now (created), now (seen), ip, port. Auto-enrolment.
-  enroll: `INSERT INTO users (email, created_ns, last_seen_ns, ip, port) VALUES (?, ?, ?, ?, ?)
+  enroll: `INSERT INTO users (email, created_ns, last_seen_ns, ip, port) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (email) DO NOTHING`,
   check: 'SELECT 1 AS ok',
 } as const;
+
+/** `$1` → `?1`: SQLite's numbered form of the same placeholder. */
+export const sqliteSql = (sql: string): string => sql.replace(/\$(\d+)/g, '?$1');
+
+// PostgreSQL: one statement for all the updates of one event-loop turn
+// (group commit in one round trip). One row of arrays per distinct email,
+// aggregated in order of arrival by seenBatchParams:
+//   $1 email, $2 the newest update's time, $3 its ip, $4 its port;
+//   $5 the first enrolling update's time (the user's created time if it is
+//   enrolled now; NULL: no update of this email may enrol), $6-$8 the newest
+//   update's time, ip and port from that one on.
+// `old` locks the known users' rows in email order (two batches never wait
+// on each other in a cycle) and reads their last seen as committed, after
+// any concurrent batch that held them; `upd` writes only where this batch
+// is not older (READ COMMITTED re-checks the row it waited for); `ins`
+// enrols the unknown. The answer: each known email with its last seen
+// before this batch (the store works out each update's answer in order of
+// arrival, as SQLite's one-by-one statements give), and each enrolled email.
+// An enrolling email in neither list was inserted by another process in the
+// meantime: the store sends its updates again.
+export const PG = {
+  seenBatch: `WITH b AS (
+      SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::int8[], $6::int8[], $7::text[], $8::int4[])
+        AS b(email, now_ns, ip, port, e_created, e_now, e_ip, e_port)
+    ), old AS (
+      SELECT u.email, u.last_seen_ns FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
+    ), upd AS (
+      UPDATE users u SET last_seen_ns = b.now_ns, ip = b.ip, port = b.port
+      FROM b JOIN old ON old.email = b.email
+      WHERE u.email = b.email AND (old.last_seen_ns IS NULL OR old.last_seen_ns <= b.now_ns)
+    ), ins AS (
+      INSERT INTO users (email, created_ns, last_seen_ns, ip, port)
+      SELECT b.email, b.e_created, b.e_now, b.e_ip, b.e_port FROM b
+      WHERE b.e_created IS NOT NULL AND NOT EXISTS (SELECT 1 FROM old WHERE old.email = b.email)
+      ORDER BY b.email
+      ON CONFLICT (email) DO NOTHING
+      RETURNING email
+    )
+    SELECT email, last_seen_ns::text AS seen, false AS enrolled FROM old
+    UNION ALL SELECT email, NULL, true FROM ins`,
+  /** Migrations from several processes at once take turns (any constant key of ours). */
+  migrationLock: 'SELECT pg_advisory_xact_lock(7316253114230011)',
+  /** check(): can this connection write (not a standby, not read-only)? */
+  check: 'SELECT pg_is_in_recovery() AS standby, current_setting(\'transaction_read_only\') AS read_only',
+} as const;
+
+export interface SeenLike {
+  email: string;
+  nowNs: bigint;
+  ip: string;
+  port: number;
+  enroll: boolean;
+}
+
+/** One email's updates within a batch, in order of arrival. */
+export interface EmailBatch {
+  email: string;
+  now: bigint;
+  ip: string;
+  port: number;
+  eCreated: bigint | null;
+  eNow: bigint;
+  eIp: string;
+  ePort: number;
+}
+
+/** Groups a batch by email, in order of first arrival; a later update wins a tie. */
+export function groupByEmail(updates: readonly SeenLike[]): Map<string, EmailBatch> {
+  const by = new Map<string, EmailBatch>();
+  for (const u of updates) {
+    let g = by.get(u.email);
+    if (!g) {
+      g = { email: u.email, now: u.nowNs, ip: u.ip, port: u.port, eCreated: null, eNow: 0n, eIp: '', ePort: 0 };
+      by.set(u.email, g);
+    } else if (u.nowNs >= g.now) {
+      g.now = u.nowNs;
+      g.ip = u.ip;
+      g.port = u.port;
+    }
+    if (g.eCreated === null && u.enroll) {
+      g.eCreated = u.nowNs;
+      g.eNow = u.nowNs;
+      g.eIp = u.ip;
+      g.ePort = u.port;
+    } else if (g.eCreated !== null && u.nowNs >= g.eNow) {
+      g.eNow = u.nowNs;
+      g.eIp = u.ip;
+      g.ePort = u.port;
+    }
+  }
+  return by;
+}
+
+const textItem = (s: string) => `"${s.replace(/[\\"]/g, '\\$&')}"`;
+const arrayOf = (items: string[]) => `{${items.join(',')}}`;
+
+/**
+ * PG.seenBatch's parameters as array literals (text): every client sends
+ * them the same way, with no per-client array encoding. Numbers are
+ * written exactly (BigInt), text quoted and escaped.
+ */
+export function seenBatchParams(updates: readonly SeenLike[] | Map<string, EmailBatch>): string[] {
+  const groups = [...(updates instanceof Map ? updates : groupByEmail(updates)).values()];
+  const col = (f: (g: EmailBatch) => string) => arrayOf(groups.map(f));
+  return [
+    col((g) => textItem(g.email)),
+    col((g) => String(g.now)),
+    col((g) => textItem(g.ip)),
+    col((g) => String(g.port)),
+    col((g) => (g.eCreated === null ? 'NULL' : String(g.eCreated))),
+    col((g) => (g.eCreated === null ? 'NULL' : String(g.eNow))),
+    col((g) => (g.eCreated === null ? 'NULL' : textItem(g.eIp))),
+    col((g) => (g.eCreated === null ? 'NULL' : String(g.ePort))),
+  ];
+}
+
+// Migrations, written once: a plan that yields each statement and is given
+// its rows, so SQLite (synchronous) and PostgreSQL (asynchronous) each drive
+// the same steps in their own transaction (runSync, runAsync). `where`
+// names the database in errors.
+export interface Step {
+  sql: string;
+  params?: unknown[];
+}
+
+export class NewerSchemaError extends Error {
+  readonly version: number;
+  constructor(version: number) {
+    super(`schema version ${version}, newer than this qtstatus knows (${SCHEMA_VERSION})`);
+    this.version = version;
+  }
+}
+
+export function* migrationPlan(): Generator<Step, void, Row[]> {
+  yield { sql: SQL.createVersionTable };
+  const rows = yield { sql: SQL.readVersion };
+  const row = rows[0];
+  const version = row ? Number(row.version) : 0;
+  if (version > SCHEMA_VERSION) throw new NewerSchemaError(version);
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    for (const sql of MIGRATIONS[v] ?? []) yield { sql };
+  }
+  if (row === undefined) yield { sql: SQL.insertVersion, params: [SCHEMA_VERSION] };
+  else if (version !== SCHEMA_VERSION) yield { sql: SQL.updateVersion, params: [SCHEMA_VERSION] };
+}
+
+export function runSync(plan: Generator<Step, void, Row[]>, exec: (s: Step) => Row[]): void {
+  for (let r = plan.next(); !r.done; ) r = plan.next(exec(r.value));
+}
+
+export async function runAsync(plan: Generator<Step, void, Row[]>, exec: (s: Step) => Promise<Row[]>): Promise<void> {
+  for (let r = plan.next(); !r.done; ) r = plan.next(await exec(r.value));
+}

@@ -9,22 +9,22 @@
 // /healthz freezes behind it (issue #10, defect 6). So the server's store
 // never waits inside SQLite (busy timeout 0): a batch that finds the lock
 // taken is retried from a timer, the event loop free meanwhile, and updates
-// that waited `lockWaitMs` fail (503) while the rest wait on.
+// that waited `writeTimeoutMs` fail (503) while the rest wait on.
 
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ErrorCodes, QtError } from '../errors.ts';
-import { MIGRATIONS, SCHEMA_VERSION, SQL } from './schema.ts';
+import { migrationPlan, NewerSchemaError, runSync, SQL, sqliteSql, type Row } from './schema.ts';
 import type { SeenUpdate, Store, UserRecord } from './store.ts';
-
-type Row = Record<string, unknown>;
 
 export interface SqliteOpenOptions {
   /** For commands that only read or remove: a missing file is an error, not a new database. */
   mustExist?: boolean;
-  /** The server's way: never block the event loop on a lock; give up on an update after this long. */
+  /** The server's way: never block the event loop on a lock; give up on an update after this many ms. */
+  writeTimeoutMs?: number;
+  /** The former name of writeTimeoutMs (kept until the CLI passes writeTimeoutMs). */
   lockWaitMs?: number;
   /** Refuse a database that fails SQLite's quick_check (a server at start). */
   verify?: boolean;
@@ -91,13 +91,14 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw storeError('cannot open the database', file, err);
     }
-    const store = new SqliteStore(db, file, opts.lockWaitMs);
+    const lockWaitMs = opts.writeTimeoutMs ?? opts.lockWaitMs;
+    const store = new SqliteStore(db, file, lockWaitMs);
     try {
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
       if (opts.verify) store.verify();
       store.migrate();
       // Opening and migrating may wait like a command; serving may not.
-      if (opts.lockWaitMs !== undefined) db.exec('PRAGMA busy_timeout = 0');
+      if (lockWaitMs !== undefined) db.exec('PRAGMA busy_timeout = 0');
     } catch (err) {
       db.close();
       throw err instanceof QtError ? err : storeError('cannot prepare the database', file, err);
@@ -108,7 +109,7 @@ export class SqliteStore implements Store {
   private stmt(sql: string): StatementSync {
     let s = this.stmts.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = this.db.prepare(sqliteSql(sql));
       s.setReadBigInts(true);
       this.stmts.set(sql, s);
     }
@@ -136,25 +137,17 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The migrations (./schema.ts), in one write transaction: another process migrating waits. */
   private migrate(): void {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      this.db.exec(SQL.createVersionTable);
-      const row = this.db.prepare(SQL.readVersion).get() as Row | undefined;
-      const version = row ? Number(row.version) : 0;
-      if (version > SCHEMA_VERSION) {
-        throw new QtError(ErrorCodes.STORE, `the database ${this.file} has schema version ${version}, newer than this qtstatus knows (${SCHEMA_VERSION})`, {
-          hint: 'upgrade qtstatus',
-        });
-      }
-      for (let v = version; v < SCHEMA_VERSION; v++) {
-        for (const sql of MIGRATIONS[v] ?? []) this.db.exec(sql);
-      }
-      if (row === undefined) this.db.prepare(SQL.insertVersion).run(SCHEMA_VERSION);
-      else if (version !== SCHEMA_VERSION) this.db.prepare(SQL.updateVersion).run(SCHEMA_VERSION);
+      runSync(migrationPlan(), (s) => this.db.prepare(sqliteSql(s.sql)).all(...((s.params ?? []) as number[])) as Row[]);
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
+      if (err instanceof NewerSchemaError) {
+        throw new QtError(ErrorCodes.STORE, `the database ${this.file} has ${err.message}`, { hint: 'upgrade qtstatus' });
+      }
       throw err;
     }
   }
@@ -296,8 +289,8 @@ export class SqliteStore implements Store {
 
   /** One update, inside the batch's transaction (the statements: ./schema.ts). */
   private seen(u: SeenUpdate): { lastSeenNs: bigint } | undefined {
-    if (this.stmt(SQL.seenIfNewer).run(u.nowNs, u.ip, u.port, u.email, u.nowNs).changes > 0) return { lastSeenNs: u.nowNs };
-    const row = this.stmt(SQL.seenNotNewer).get(u.ip, u.port, u.email) as Row | undefined;
+    if (this.stmt(SQL.seenIfNewer).run(u.nowNs, u.ip, u.port, u.email).changes > 0) return { lastSeenNs: u.nowNs };
+    const row = this.stmt(SQL.seenNotNewer).get(u.email) as Row | undefined;
     if (row) return { lastSeenNs: BigInt(row.last_seen_ns as bigint) };
     if (u.enroll && this.stmt(SQL.enroll).run(u.email, u.nowNs, u.nowNs, u.ip, u.port).changes > 0) return { lastSeenNs: u.nowNs };
     return undefined;

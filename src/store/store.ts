@@ -1,6 +1,9 @@
-// The user registry and last-seen store (issue #4). One interface, two
-// engines: SQLite built into Node (default) and PostgreSQL (servers that
-// share state). Both run the same plain SQL (./schema.ts).
+// The user registry and last-seen store (issues #4, #11). One interface,
+// engine-neutral and async, two engines: SQLite built into Node (default)
+// and PostgreSQL (servers that share state), opened alike by openStore
+// (./open.ts). Both run the same migrations and, but for the batch update,
+// the same SQL (./schema.ts), and pass the same contract
+// (test/store/contract.ts).
 
 export interface UserRecord {
   email: string;
@@ -23,7 +26,7 @@ export interface SeenUpdate {
 }
 
 export interface Store {
-  /** A short description for logs, e.g. "sqlite:/var/lib/qtstatus.db". */
+  /** A short description for logs, never a password: "sqlite:/var/lib/qtstatus.db", "postgres://qt:***@db1:5432,db2:5432/qtstatus". */
   readonly description: string;
   /** Adds users; returns those that were new. */
   addUsers(emails: string[], nowNs: bigint): Promise<string[]>;
@@ -32,12 +35,17 @@ export interface Store {
   getUser(email: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<UserRecord[]>;
   /**
-   * Records that a user was seen, committed before it resolves. Last seen
-   * never moves backwards: the stored value is the larger of the old one and
-   * `nowNs`, and that is what it returns. Undefined: not a user (and not enrolled).
+   * Records that a user was seen, committed before it resolves (a rejection
+   * promises nothing either way). Last seen never moves backwards and the IP
+   * and port belong to the newest update: an update older than the stored
+   * last seen changes nothing; one as new or newer stores its time, IP and
+   * port. It returns the stored last seen after it (the larger of the old
+   * one and `nowNs`). The updates of one event-loop turn are committed
+   * together, each answered as if they had come one by one in order.
+   * Undefined: not a user (and not enrolled).
    */
   recordSeen(update: SeenUpdate): Promise<{ lastSeenNs: bigint } | undefined>;
-  /** Throws when the store cannot answer (for /healthz). */
+  /** Throws when the store cannot take updates now (for /healthz); never waits long. */
   check(): Promise<void>;
   close(): Promise<void>;
 }

@@ -66,6 +66,7 @@ export function runtimeConfig(o: ServeOptions, env: NodeJS.ProcessEnv): RuntimeC
     expiredCrl: o.expiredCrl,
     watchCrl: true,
     db: o.db,
+    dbEnv: env,
     storeTimeoutMs: o.storeTimeout,
     autoEnroll: o.autoEnroll === true,
     udp: {

@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   /** Plain HTTP behind these proxies (docs/nginx.md) instead of TLS. */
   proxy?: { trusted: string[]; legacyCnHeader: boolean };
   db: string;
+  /** The environment a postgres:// URL reads (PGPASSWORD, PGPASSFILE …), as libpq would. */
+  dbEnv?: Record<string, string | undefined>;
   storeTimeoutMs: number;
   autoEnroll: boolean;
   udp: { targets: UdpTarget[]; sourcePort: number; ttl: number; loopbackOnly: boolean };
@@ -85,7 +87,7 @@ export async function checkRuntime(c: RuntimeConfig): Promise<void> {
   const proxy = c.proxy && trustList(c.proxy.trusted);
   if (!proxy) await loadTlsMaterial(c.tls, c.passphrase);
   else if (c.tls.crl !== undefined) await loadRevocation(c.tls.crl, c.tls.ca);
-  await (await openStore(c.db, { verify: true })).close();
+  await (await openStore(c.db, { verify: true, env: c.dbEnv ?? {} })).close();
   await (await openUdpSender({ targets: c.udp.targets, sourcePort: 0, loopbackOnly: c.udp.loopbackOnly })).close();
 }
 
@@ -101,7 +103,7 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
     // ssl_crl); with a CRL here too, a revoked one is refused per request.
     const revocation: RevocationList | undefined = trusted && c.tls.crl !== undefined ? await loadRevocation(c.tls.crl, c.tls.ca) : undefined;
 
-    const store = await openStore(c.db, { lockWaitMs: c.storeTimeoutMs, verify: true });
+    const store = await openStore(c.db, { writeTimeoutMs: c.storeTimeoutMs, verify: true, env: c.dbEnv ?? {} });
     undo.push(() => store.close());
     const sender = await openUdpSender({ ...c.udp, onError: c.onUdpError });
     undo.push(() => sender.close());

@@ -19,24 +19,22 @@ export interface OpenStoreOptions {
    * rejected (503), and the event loop never waits on the database.
    */
   writeTimeoutMs?: number;
-  /** The former name of writeTimeoutMs; an alias until every caller passes writeTimeoutMs. */
-  lockWaitMs?: number;
   /** A server at start: refuse a database that is corrupt (SQLite's quick_check) or not as qtstatus made it. */
   verify?: boolean;
   /**
    * The environment libpq would read for a postgres:// URL (PGPASSWORD,
-   * PGPASSFILE, PGUSER, PGSSLMODE …). The CLI passes process.env; until it
-   * does, process.env is the default.
+   * PGPASSFILE, PGUSER, PGSSLMODE …); the CLI passes process.env. None: an
+   * empty environment (lower layers never read process.env).
    */
   env?: Record<string, string | undefined>;
 }
 
 export async function openStore(spec: string, opts: OpenStoreOptions = {}): Promise<Store> {
-  const writeTimeoutMs = opts.writeTimeoutMs ?? opts.lockWaitMs;
+  const writeTimeoutMs = opts.writeTimeoutMs;
   if (isPostgresUrl(spec)) {
     // Loaded only for a postgres:// URL: SQLite users never load pg (~25 ms to import).
     const { PostgresStore } = await import('./postgres.ts');
-    return PostgresStore.open(spec, { mustExist: opts.mustExist, writeTimeoutMs, verify: opts.verify, env: opts.env ?? process.env });
+    return PostgresStore.open(spec, { mustExist: opts.mustExist, writeTimeoutMs, verify: opts.verify, env: opts.env ?? {} });
   }
   return SqliteStore.open(spec, { mustExist: opts.mustExist, writeTimeoutMs, verify: opts.verify });
 }

@@ -16,7 +16,7 @@ interface DbOption {
 }
 
 async function withStore<T>(db: string, fn: (s: Store) => Promise<T>, opts: { mustExist?: boolean } = {}): Promise<T> {
-  const store = await openStore(db, opts);
+  const store = await openStore(db, { ...opts, env: process.env });
   try {
     return await fn(store);
   } finally {

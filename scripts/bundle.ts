@@ -26,4 +26,5 @@ export async function bundle(): Promise<string> {
   return BUNDLE;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(`bundled ${await bundle()}`);
+// On stderr: `npm pack --json` prints its JSON on stdout.
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.error(`bundled ${await bundle()}`);

@@ -3,13 +3,16 @@
 // (`npm pack` runs it as prepack: issue #13). Node will not strip types under
 // node_modules, so what npm installs is this plain JavaScript, and the
 // package needs no dependencies at run time.
+import { renameSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE = `${root}dist/qtstatus.cjs`;
 
+/** Builds to a temporary name and renames: a build running beside (the tests') never reads half a bundle. */
 export async function bundle(): Promise<string> {
+  const temp = `${BUNDLE}.${process.pid}.tmp`;
   await build({
     entryPoints: [`${root}src/cli/sea-main.ts`],
     bundle: true,
@@ -20,9 +23,10 @@ export async function bundle(): Promise<string> {
     legalComments: 'none',
     // Optional native bindings some clients probe for; absent, they fall back.
     external: ['pg-native'],
-    outfile: BUNDLE,
+    outfile: temp,
     logLevel: 'warning',
   });
+  renameSync(temp, BUNDLE);
   return BUNDLE;
 }
 

@@ -3,12 +3,13 @@
 
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
-import { registerCerts } from './commands/certs.ts';
+import { registerCerts } from './commands/certs/index.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
 import { registerPing } from './commands/ping.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerUsers } from './commands/users.ts';
+import { addEnvironment, settle } from './config.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
 import { colourFor } from './style.ts';
 
@@ -42,6 +43,9 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
   registerPing(program);
   registerListen(program);
   registerDemo(program);
+  // Last, so every option of every command gets its variable (./config.ts).
+  addEnvironment(program);
+  program.hook('preAction', (_program, command) => settle(command, process.env));
   return program;
 }
 

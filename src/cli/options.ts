@@ -56,9 +56,13 @@ export function parseHostPort(value: string, defaultHost = ''): { host: string; 
   return { host: m[1] ?? (m[2] || defaultHost), port };
 }
 
-/** For repeatable options: commander passes the previous list. */
+/**
+ * For repeatable options: commander passes the previous list. A value may
+ * hold several, comma-separated, which is how one environment variable or
+ * one config line carries a list (QTSTATUS_UDP_TARGET=a:1,b:2).
+ */
 export function collect<T>(parse: (v: string) => T): (value: string, previous: T[] | undefined) => T[] {
-  return (value, previous) => [...(previous ?? []), parse(value)];
+  return (value, previous) => [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter((v) => v !== '').map(parse)];
 }
 
 export function parseNonNegativeInt(value: string): number {

@@ -144,6 +144,7 @@ export function registerListen(program: Command): void {
         'Malformed packets are reported with the reason and never stop the listener.\n' +
         'Ends with a summary on stderr at Ctrl-C, SIGTERM, --count or --timeout.',
     )
+    .option('--config <file>', 'settings from this file: `name = value` lines, as the long options')
     .option('-p, --port <port>', 'UDP port to listen on', parsePort, 6667)
     .option('-H, --host <addr>', 'local address to bind (:: for IPv6 and IPv4)', '0.0.0.0')
     .option('-g, --group <addr>', 'join this multicast group', parseIp)

@@ -81,6 +81,7 @@ export function registerServe(program: Command): void {
         'is recorded (last seen, IP, port) and announced as a UDP status packet.\n' +
         'GET /healthz answers without a certificate. SIGHUP reloads the certificates.',
     )
+    .option('--config <file>', 'settings from this file: `name = value` lines, as the long options (docs/deploy.md)')
     .option('-H, --host <addr>', 'address to listen on', '0.0.0.0')
     .option('-p, --port <port>', 'HTTPS port', parsePort, 8443)
     .option('--cert <file>', 'server certificate (PEM)', 'certs/server.crt')
@@ -88,7 +89,7 @@ export function registerServe(program: Command): void {
     .option('--ca <file>', 'CA that signs client certificates', 'certs/ca.crt')
     .option('--crl <file>', 'certificate revocation list (PEM or DER) to refuse revoked clients; reloaded when the file changes')
     .option('--expired-crl <policy>', 'once the CRL is past its next update: refuse every client, or accept (revoked ones stay refused)', 'refuse')
-    .option('--db <file>', 'SQLite database file (env QTSTATUS_DB)', process.env.QTSTATUS_DB ?? DEFAULT_DB)
+    .option('--db <file|url>', 'SQLite database file or postgres:// URL', DEFAULT_DB)
     .option('--auto-enroll', 'register a CA-verified email on first contact')
     .option('--udp-target <host:port>', `where status packets go; repeatable (default ${formatTarget(DEFAULT_UDP_TARGET)})`, collect((v) => parseHostPort(v)))
     .option('--udp-source-port <port>', 'UDP source port of status packets', parsePort, 6666)

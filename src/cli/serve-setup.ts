@@ -55,11 +55,21 @@ export function jsonLog(e: RequestLog): string {
   return safeJson(e) + '\n';
 }
 
+/**
+ * systemd socket activation (sd_listen_fds(3)): one socket, passed as fd 3,
+ * when LISTEN_PID is this process. Then systemd holds the port (443 too) and
+ * the server needs no privilege to bind it.
+ */
+export function activationFd(env: NodeJS.ProcessEnv, pid: number): number | undefined {
+  return env.LISTEN_FDS === '1' && Number(env.LISTEN_PID) === pid ? 3 : undefined;
+}
+
 /** The runtime config the flags (and the environment) describe; the callbacks are the caller's. */
 export function runtimeConfig(o: ServeOptions, env: NodeJS.ProcessEnv): RuntimeConfig {
   return {
     host: o.host,
     port: o.port,
+    listenFd: activationFd(env, process.pid),
     tls: { cert: o.cert, key: o.key, ca: o.ca, crl: o.crl },
     passphrase: env.QTSTATUS_KEY_PASSPHRASE,
     proxy: proxyMode(o) ? { trusted: o.trustProxy as string[], legacyCnHeader: o.legacyCnHeader === true } : undefined,

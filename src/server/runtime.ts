@@ -24,6 +24,8 @@ import { loadRevocation, loadTlsMaterial, type TlsFiles } from './tls-files.ts';
 export interface RuntimeConfig {
   host: string;
   port: number;
+  /** Serve this already listening socket (systemd socket activation) instead of host and port. */
+  listenFd?: number;
   /** The server's certificate, key, the client CA and the CRL. */
   tls: TlsFiles;
   passphrase?: string;
@@ -112,6 +114,7 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
     const server = await startServer({
       host: c.host,
       port: c.port,
+      listenFd: c.listenFd,
       tls,
       proxy: trusted ? { trusted, legacyCnHeader: c.proxy?.legacyCnHeader === true } : undefined,
       revocation,

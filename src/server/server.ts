@@ -58,6 +58,8 @@ export const DEFAULT_LIMITS: Limits = {
 export interface ServerOptions extends Omit<AppOptions, 'guard' | 'revocation' | 'maxConnectionAgeMs'> {
   host: string;
   port: number;
+  /** A socket already listening (systemd socket activation, sd_listen_fds(3)): served instead of host and port. */
+  listenFd?: number;
   /** TLS with client certificates; absent in trusted-proxy mode. */
   tls?: TlsMaterial;
   limits: Limits;
@@ -155,7 +157,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = `${o.host}:${o.port}`;
+      const where = o.listenFd !== undefined ? `the socket systemd passed (fd ${o.listenFd})` : `${o.host}:${o.port}`;
       reject(
         new QtError(ErrorCodes.NETWORK, `cannot listen on ${where}`, {
           cause: err,
@@ -163,10 +165,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         }),
       );
     });
-    server.listen(o.port, o.host, () => {
+    const done = () => {
       server.removeAllListeners('error');
       resolve();
-    });
+    };
+    if (o.listenFd !== undefined) server.listen({ fd: o.listenFd }, done);
+    else server.listen(o.port, o.host, done);
   });
   server.on('error', () => {}); // after listening, per-connection errors are handled above
 

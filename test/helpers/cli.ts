@@ -19,6 +19,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Run inside this network namespace (test/helpers/netns.ts). */
   netns?: string;
+  /** Run as `[...wrap, ...args]` instead of `node bin/qtstatus …args` (wrap names node and the bin itself). */
+  wrap?: string[];
 }
 
 /** A running `qtstatus`; output is collected from the start. */
@@ -30,7 +32,7 @@ export class CliProcess {
   private waiters: Array<() => void> = [];
 
   constructor(args: string[], opts: CliOptions = {}) {
-    const argv = [process.execPath, BIN, ...args];
+    const argv = [...(opts.wrap ?? [process.execPath, BIN]), ...args];
     if (opts.netns) argv.unshift('ip', 'netns', 'exec', opts.netns);
     this.child = spawn(argv[0] as string, argv.slice(1), {
       cwd: opts.cwd,

@@ -14,7 +14,7 @@ import { formatError } from '../report.ts';
 import { collect, durationOption, parseHostPort, parseNonNegativeInt, parsePort, parsePositiveInt, sizeOption } from '../options.ts';
 import { colourFor } from '../style.ts';
 import { runPrimary } from '../serve-cluster.ts';
-import { banner, jsonLog, runtimeConfig, textLog, type ServeOptions } from '../serve-setup.ts';
+import { activationFd, banner, jsonLog, runtimeConfig, textLog, type ServeOptions } from '../serve-setup.ts';
 
 /** Serves until a signal; in a `--workers` process, reports to the primary instead of printing. */
 async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
@@ -130,7 +130,12 @@ the store), 2 for a usage error.`,
       if (!['auto', 'json', 'text', 'off'].includes(opts.log)) {
         throw new QtError(ErrorCodes.USAGE, `--log "${opts.log}" is not one of auto, json, text, off`);
       }
-      if (opts.workers > 1 && cluster.isPrimary) return runPrimary(opts);
+      if (opts.workers > 1 && cluster.isPrimary) {
+        if (activationFd(process.env, process.pid) !== undefined) {
+          throw new QtError(ErrorCodes.USAGE, 'a socket from systemd (socket activation) is served by one process', { hint: 'drop --workers, or let qtstatus bind --port itself' });
+        }
+        return runPrimary(opts);
+      }
       await serve(opts, cluster.isWorker);
     });
 }

@@ -9,6 +9,7 @@ import { registerListen } from './commands/listen.ts';
 import { registerPing } from './commands/ping.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerUsers } from './commands/users.ts';
+import { registerVersion } from './commands/version.ts';
 import { addEnvironment, settle } from './config.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';
 import { colourFor } from './style.ts';
@@ -43,6 +44,7 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
   registerPing(program);
   registerListen(program);
   registerDemo(program);
+  registerVersion(program);
   // Last, so every option of every command gets its variable (./config.ts).
   addEnvironment(program);
   program.hook('preAction', (_program, command) => settle(command, process.env));

@@ -97,8 +97,10 @@ export function registerServe(program: Command): void {
     .option('--trust-proxy <addr|cidr>', 'plain HTTP behind nginx: believe its X-Client-Cert, X-Client-Verify, X-Real-IP… from these; repeatable', collect(String))
     .option('--legacy-cn-header', 'behind nginx, also believe the old X-Subject-CN header (unsafe; warns; docs/nginx.md)')
     .option('--metrics <[host:]port>', 'Prometheus metrics on this address (host defaults to 127.0.0.1)', (v) => (/^\d+$/.test(v) ? { host: '127.0.0.1', port: parsePort(v) } : parseHostPort(v, '127.0.0.1')))
-    .option('--rate-limit <n>', 'requests per second per identity; 0 turns it off', parseNonNegativeInt, 10)
-    .option('--rate-burst <n>', 'requests an identity may make at once', parsePositiveInt, 20)
+    // A device beats every few seconds at most; a load test from one
+    // identity (`ping --count 1000`) fits in the burst (issue #13).
+    .option('--rate-limit <n>', 'requests per second per identity, after the burst; 0 turns it off', parseNonNegativeInt, 50)
+    .option('--rate-burst <n>', 'requests an identity may make at once', parsePositiveInt, 1000)
     .addOption(sizeOption('--max-body <size>', 'largest request body (1k = 1024 bytes)', 1024))
     .option('--max-connections <n>', 'most open connections; at the limit unverified ones make room', parsePositiveInt, DEFAULT_LIMITS.maxConnections)
     .option('--max-connections-per-address <n>', 'most open connections from one client address', parsePositiveInt, DEFAULT_LIMITS.maxConnectionsPerAddress)

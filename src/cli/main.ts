@@ -17,9 +17,7 @@ import { colourFor } from './style.ts';
 export function buildProgram(): Command {
   const program = new Command('qtstatus')
     .description(
-      'Verified user status over mutual TLS.\n' +
-        'Clients prove who they are with a certificate; the server records when each\n' +
-        'user was last seen and announces every update as a small UDP packet.',
+      'Verified user status over mutual TLS. Clients prove who they are with a certificate; the server records when each user was last seen and announces every update as a small UDP packet.',
     )
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')

@@ -139,10 +139,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .summary('run the whole system on loopback')
     .description(
-      'In a temporary directory: make certificates, register a user, start a listener and\n' +
-        'the server on free loopback ports, ping four ways (valid, a CN that is not an email,\n' +
-        'an unknown user, no certificate), show the stored status, then clean up.\n' +
-        'Nothing is sent outside loopback.',
+      'In a temporary directory: make certificates, register a user, start a listener and the server on free loopback ports, ping four ways (valid, a CN that is not an email, an unknown user, no certificate), show the stored status, then clean up. Nothing is sent outside loopback.',
     )
     .addHelpText('after', '\nExample:\n  $ qtstatus demo        (also: npm start)')
     .action(runDemo);

@@ -140,9 +140,7 @@ export function registerListen(program: Command): void {
     .command('listen')
     .summary('receive and decode status packets')
     .description(
-      'Receive status packets (wire format v0) on a UDP port, decode them and print each one.\n' +
-        'Malformed packets are reported with the reason and never stop the listener.\n' +
-        'Ends with a summary on stderr at Ctrl-C, SIGTERM, --count or --timeout.',
+      'Receive status packets (wire format v0) on a UDP port, decode them and print each one. Malformed packets are reported with the reason and never stop the listener. Ends with a summary on stderr at Ctrl-C, SIGTERM, --count or --timeout.',
     )
     .option('--config <file>', 'settings from this file: `name = value` lines, as the long options')
     .option('-p, --port <port>', 'UDP port to listen on', parsePort, 6667)

@@ -77,9 +77,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .summary('run the mTLS status server')
     .description(
-      'Serve PATCH /api/client over HTTPS with client certificates. Each verified user\n' +
-        'is recorded (last seen, IP, port) and announced as a UDP status packet.\n' +
-        'GET /healthz answers without a certificate. SIGHUP reloads the certificates.',
+      'Serve PATCH /api/client over HTTPS with client certificates. Each verified user is recorded (last seen, IP, port) and announced as a UDP status packet. GET /healthz answers without a certificate. SIGHUP reloads the certificates.',
     )
     .option('--config <file>', 'settings from this file: `name = value` lines, as the long options (docs/deploy.md)')
     .option('-H, --host <addr>', 'address to listen on', '0.0.0.0')

@@ -103,6 +103,18 @@ async function readClient(certFile: string, keyFile: string, f: CredentialFiles,
   };
 }
 
+/** `qtstatus ping` warns when the client certificate expires within this many days (issue #12). */
+export const CLIENT_EXPIRY_WARNING_DAYS = 14;
+
+/**
+ * When the client certificate expires within `days` (but has not expired:
+ * that is an error, above), what to warn about; otherwise undefined.
+ */
+export function expiryWarning(client: ClientCertificate, now = new Date(), days = CLIENT_EXPIRY_WARNING_DAYS): string | undefined {
+  if (client.info.notAfter.getTime() - now.getTime() > days * DAY_MS) return undefined;
+  return `the client certificate ${client.certFile} expires ${when(client.info.notAfter, now)}`;
+}
+
 /** Reads and checks the client's files; `now` is for tests. */
 export async function loadCredentials(f: CredentialFiles & { insecure?: boolean }, now = new Date()): Promise<Credentials> {
   if ((f.cert === undefined) !== (f.key === undefined)) {

@@ -3,7 +3,7 @@
 // renamed, so a failure never leaves a half-written or mismatched set.
 
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 
@@ -21,6 +21,11 @@ export interface OutFile {
    * directory without a CA writes them).
    */
   noReplace?: boolean;
+  /**
+   * Always replace what is there, without `force`: files that are rewritten
+   * as a whole on every change (the record of issued certificates, the CRL).
+   */
+  replace?: boolean;
 }
 
 /**
@@ -146,7 +151,7 @@ async function putInPlace(temp: string, file: OutFile): Promise<void> {
 export async function writeFilesAtomically(files: OutFile[], opts: { force: boolean }): Promise<void> {
   await assertNew(files.filter((f) => f.noReplace).map((f) => f.path));
   await assertCanWrite(
-    files.filter((f) => !f.noReplace).map((f) => f.path),
+    files.filter((f) => !f.noReplace && !f.replace).map((f) => f.path),
     opts.force,
   );
   const temps: string[] = [];
@@ -171,5 +176,55 @@ export async function writeFilesAtomically(files: OutFile[], opts: { force: bool
         hint: done.length ? `${done.join(', ')} were written; run again with --force` : 'nothing was written',
       });
     }
+  }
+}
+
+/** A lock older than this was left by a run that died: taken over. */
+export const STALE_LOCK_MS = 120_000;
+const LOCK_WAIT_MS = 15_000;
+
+/**
+ * Runs `work` while holding `lockPath`, a file created exclusively (O_EXCL),
+ * so two runs that read, change and rewrite the same file (the record of
+ * issued certificates, say) do not lose each other's change. A lock left by
+ * a run that died is taken over after STALE_LOCK_MS; while `work` runs the
+ * lock is touched, so a long run never looks dead.
+ */
+export async function withLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  let handle;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      handle = await open(lockPath, 'wx', 0o600);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new QtError(ErrorCodes.FILE, `cannot create the lock file ${lockPath}`, { cause: err, hint: `check that you may write in ${dirname(lockPath)}; nothing was written` });
+      }
+      const since = await lstat(lockPath).then((s) => s.mtimeMs, () => undefined);
+      if (since !== undefined && Date.now() - since > STALE_LOCK_MS) {
+        await unlink(lockPath).catch(() => {});
+        continue;
+      }
+      if (Date.now() - started > LOCK_WAIT_MS) {
+        throw new QtError(ErrorCodes.FILE, `${lockPath} is held by another run`, {
+          cause: since === undefined ? undefined : `since ${new Date(since).toISOString()}`,
+          hint: `wait for it to finish; if none is running, remove ${lockPath}; nothing was written`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  await handle.close();
+  const touch = setInterval(() => {
+    const now = new Date();
+    utimes(lockPath, now, now).catch(() => {});
+  }, STALE_LOCK_MS / 4);
+  touch.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(touch);
+    await unlink(lockPath).catch(() => {});
   }
 }

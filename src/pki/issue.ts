@@ -42,7 +42,7 @@ export interface Issued {
 }
 
 /** Signature algorithms by signing key: SHA-256 always. */
-function signatureAlgorithm(key: KeyObject): { oid: string; withNull: boolean } {
+export function signatureAlgorithm(key: KeyObject): { oid: string; withNull: boolean } {
   if (key.asymmetricKeyType === 'rsa') return { oid: '1.2.840.113549.1.1.11', withNull: true }; // sha256WithRSAEncryption
   if (key.asymmetricKeyType === 'ec') return { oid: '1.2.840.10045.4.3.2', withNull: false }; // ecdsa-with-SHA256, no parameters (RFC 5758)
   throw new QtError(ErrorCodes.CERT, `cannot sign with a ${key.asymmetricKeyType ?? 'symmetric'} key`, {
@@ -50,7 +50,7 @@ function signatureAlgorithm(key: KeyObject): { oid: string; withNull: boolean } 
   });
 }
 
-function algorithmIdentifier(forge: Forge, alg: { oid: string; withNull: boolean }): Asn1 {
+export function algorithmIdentifier(forge: Forge, alg: { oid: string; withNull: boolean }): Asn1 {
   const { asn1 } = forge;
   const U = asn1.Class.UNIVERSAL;
   const parts = [asn1.create(U, asn1.Type.OID, false, asn1.oidToDer(alg.oid).getBytes())];
@@ -59,7 +59,7 @@ function algorithmIdentifier(forge: Forge, alg: { oid: string; withNull: boolean
 }
 
 /** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5). */
-function time(forge: Forge, date: Date): Asn1 {
+export function asn1Time(forge: Forge, date: Date): Asn1 {
   const { asn1 } = forge;
   return date.getUTCFullYear() < 2050
     ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
@@ -118,7 +118,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<Issued> {
     asn1.create(U, asn1.Type.INTEGER, false, forge.util.hexToBytes(cert.serialNumber)),
     algorithmIdentifier(forge, alg),
     issuerName ?? subjectName,
-    asn1.create(U, asn1.Type.SEQUENCE, true, [time(forge, window.notBefore), time(forge, window.notAfter)]),
+    asn1.create(U, asn1.Type.SEQUENCE, true, [asn1Time(forge, window.notBefore), asn1Time(forge, window.notAfter)]),
     subjectName,
     asn1FromBuffer(forge, spki),
     encodeExtensions(cert.extensions),

@@ -1,6 +1,7 @@
 // The certificate sets of `qtstatus certs init`, `certs client` and
 // `certs server`: which files, from which CA, checked before any key is made,
-// written all at once (./files.ts).
+// written all at once (./files.ts), each new certificate in the CA's record
+// (./record.ts) in the same step.
 
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { lstat, realpath } from 'node:fs/promises';
@@ -8,46 +9,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { assertCanWrite, CERT_MODE, ensureDirectory, KEY_MODE, writeFilesAtomically, type OutFile } from './files.ts';
 import { loadForge } from './forge.ts';
+import { caPathsIn, loadCa, type CaPaths, type LoadedCa } from './ca.ts';
+import { nextCrl } from './crl-issue.ts';
 import { issueCertificate, type Issuer } from './issue.ts';
 import { DEFAULT_KEY_TYPE, generateKeyPair, keyTypeOf, privateKeyPem, type KeyPair, type KeyType } from './keys.ts';
 import { emailProblem, fileBaseName, fileNameProblem, isCaBaseName, type HostName } from './names.ts';
-import { certificateParts, keyIdentifier, readExtensions } from './parse.ts';
+import { keyIdentifier } from './parse.ts';
 import { APPLE_SERVER_MAX_DAYS, assertDays, type Role } from './profile.ts';
-import { readCertificateAndKey } from './read.ts';
+import { addToRecord, emptyRecord, entryFor, readRecord, recordFile, recordPathsFor, withRecordLock, type CaRecord, type RecordPaths } from './record.ts';
 
-export interface CaPaths {
-  certPath: string;
-  keyPath: string;
-}
-
-export function caPathsIn(dir: string): CaPaths {
-  return { certPath: join(dir, 'ca.crt'), keyPath: join(dir, 'ca.key') };
-}
-
-export interface LoadedCa extends Issuer, CaPaths {}
-
-/** Loads a CA and checks it can sign: a matching key, a CA certificate, not expired. */
-export async function loadCa(paths: CaPaths, now = new Date()): Promise<LoadedCa> {
-  const { certificate, privateKey } = await readCertificateAndKey(paths.certPath, paths.keyPath, { what: 'CA key' });
-  const ext = readExtensions(certificateParts(certificate));
-  if (!certificate.ca || (ext.keyUsage && !ext.keyUsage.includes('keyCertSign'))) {
-    throw new QtError(ErrorCodes.CERT, `${paths.certPath} is not a CA certificate`, {
-      cause: !certificate.ca ? 'basicConstraints does not say CA:TRUE' : 'its key usage lacks keyCertSign',
-      hint: 'give the CA certificate (ca.crt), not a server or client certificate',
-    });
-  }
-  if (certificate.validToDate <= now) {
-    throw new QtError(ErrorCodes.CERT, `CA certificate ${paths.certPath} expired on ${certificate.validToDate.toISOString()}`, {
-      hint: 'make a new CA: move ca.crt and ca.key away and run `qtstatus certs init` (certificates it signed must be replaced too)',
-    });
-  }
-  if (privateKey.asymmetricKeyType !== 'rsa' && privateKey.asymmetricKeyType !== 'ec') {
-    throw new QtError(ErrorCodes.CERT, `CA key ${paths.keyPath} is a ${privateKey.asymmetricKeyType} key`, {
-      hint: 'qtstatus signs with RSA or ECDSA CA keys',
-    });
-  }
-  return { ...paths, certificate, privateKey };
-}
+export { caPathsIn, loadCa, type CaPaths, type LoadedCa } from './ca.ts';
 
 export interface Made {
   role: Role;
@@ -63,6 +34,10 @@ export interface MadeSet {
   ca: Made;
   made: Made[];
   warnings: string[];
+  /** The record the new certificates were added to. */
+  record: string;
+  /** The first CRL, written with a new CA. */
+  crl?: string;
 }
 
 interface LeafSpec {
@@ -210,43 +185,80 @@ export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
     ...opts.clients.map((id, i) => clientSpec(id, () => (i === 0 ? 'client' : fileBaseName(id)), false, warnings)),
   ];
   const caPaths = caPathsIn(opts.dir);
-  const existing = await hasCa(caPaths);
+  await hasCa(caPaths); // one CA file without the other: say so before anything else
   const dirWarning = await prepare(specs, opts, caPaths);
   if (dirWarning) warnings.push(dirWarning);
-  const reused = existing ? await loadCa(caPaths, opts.now) : undefined;
+  const paths = recordPathsFor(caPaths.certPath);
+  return withRecordLock(paths, async () => {
+    // Under the lock: a CA another run made meanwhile is reused, not replaced.
+    const reused = (await hasCa(caPaths)) ? await loadCa(caPaths, opts.now) : undefined;
+    let record = reused ? ((await readRecord(paths.record, reused.certificate)) ?? emptyRecord(reused.certificate)) : undefined;
+    if (!reused) await assertNoOldRecord(paths);
 
-  // Every key at once on the thread pool, while forge loads.
-  const keyType = opts.keyType ?? (reused && keyTypeOf(reused.privateKey)) ?? DEFAULT_KEY_TYPE;
-  const caKey = reused ? undefined : generateKeyPair(keyType);
-  const keys = specs.map(() => generateKeyPair(keyType));
-  await loadForge();
-  let ca: LoadedCa;
-  const files: OutFile[] = [];
-  if (reused) ca = reused;
-  else {
-    const key = await (caKey as Promise<KeyPair>);
-    const issued = await issueCertificate({
-      role: 'ca',
-      publicKey: key.publicKey,
-      selfKey: key.privateKey,
-      commonName: caCommonName(key.publicKey),
-      days: opts.caDays,
-      now: opts.now,
-    });
-    ca = { ...caPaths, certificate: issued.certificate, privateKey: key.privateKey };
-    files.push(
-      { path: caPaths.certPath, data: issued.pem, mode: CERT_MODE, noReplace: true },
-      { path: caPaths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE, noReplace: true },
-    );
+    // Every key at once on the thread pool, while forge loads.
+    const keyType = opts.keyType ?? (reused && keyTypeOf(reused.privateKey)) ?? DEFAULT_KEY_TYPE;
+    const caKey = reused ? undefined : generateKeyPair(keyType);
+    const keys = specs.map(() => generateKeyPair(keyType));
+    await loadForge();
+    let ca: LoadedCa;
+    const files: OutFile[] = [];
+    let crl: string | undefined;
+    if (reused) ca = reused;
+    else {
+      const key = await (caKey as Promise<KeyPair>);
+      const issued = await issueCertificate({
+        role: 'ca',
+        publicKey: key.publicKey,
+        selfKey: key.privateKey,
+        commonName: caCommonName(key.publicKey),
+        days: opts.caDays,
+        now: opts.now,
+      });
+      ca = { ...caPaths, certificate: issued.certificate, privateKey: key.privateKey };
+      record = emptyRecord(issued.certificate);
+      // A new CA comes with its first CRL, so `serve --crl ca.crl` works from
+      // the start and a later revocation only replaces the file.
+      const first = await nextCrl(ca, record, paths, { now: opts.now });
+      crl = paths.crl;
+      files.push(
+        { path: caPaths.certPath, data: issued.pem, mode: CERT_MODE, noReplace: true },
+        { path: caPaths.keyPath, data: privateKeyPem(key.privateKey), mode: KEY_MODE, noReplace: true },
+        { ...first.file, replace: false, noReplace: true },
+      );
+    }
+    const leaves = await issueLeaves(ca, specs, keys, opts, warnings);
+    const recordOut = withLeaves(record as CaRecord, paths, leaves.made, opts.now);
+    await writeFilesAtomically([...files, ...leaves.files, reused ? recordOut : { ...recordOut, replace: false, noReplace: true }], { force: opts.force });
+    return {
+      dir: opts.dir,
+      ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: reused !== undefined },
+      made: leaves.made,
+      warnings,
+      record: paths.record,
+      ...(crl ? { crl } : {}),
+    };
+  });
+}
+
+/** Adds the new leaves to the record and returns it as a file to write with them. */
+function withLeaves(record: CaRecord, paths: RecordPaths, made: Made[], now = new Date()): OutFile {
+  addToRecord(record, made.map((m) => entryFor(paths, m.certificate, m, 'issued', now)));
+  return recordFile(record, paths.record);
+}
+
+/**
+ * A new CA must not inherit the record or CRL of one that was moved away:
+ * writing over them would lose what that CA issued and revoked.
+ */
+async function assertNoOldRecord(paths: RecordPaths): Promise<void> {
+  for (const path of [paths.record, paths.crl]) {
+    if (await lstat(path).then(() => true, () => false)) {
+      throw new QtError(ErrorCodes.FILE, `${path} is left from another CA`, {
+        cause: 'there is no CA certificate beside it',
+        hint: 'move it away with that CA\'s ca.crt and ca.key, or make the new CA in another directory; nothing was written',
+      });
+    }
   }
-  const leaves = await issueLeaves(ca, specs, keys, opts, warnings);
-  await writeFilesAtomically([...files, ...leaves.files], { force: opts.force });
-  return {
-    dir: opts.dir,
-    ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: reused !== undefined },
-    made: leaves.made,
-    warnings,
-  };
 }
 
 /** "qtstatus CA 5b5b539f": a name that tells two CAs apart. */
@@ -263,17 +275,22 @@ export interface ExtraLeafOptions extends LeafOptions {
 
 async function makeLeaf(spec: LeafSpec, opts: ExtraLeafOptions, warnings: string[]): Promise<MadeSet> {
   const ca = await loadCa(opts.ca ?? caPathsIn(opts.dir), opts.now);
-  const dirWarning = await prepare([spec], opts, ca);
-  if (dirWarning) warnings.push(dirWarning);
-  const keyType = opts.keyType ?? keyTypeOf(ca.privateKey) ?? DEFAULT_KEY_TYPE;
-  const leaves = await issueLeaves(ca, [spec], [generateKeyPair(keyType)], opts, warnings);
-  await writeFilesAtomically(leaves.files, { force: opts.force });
-  return {
-    dir: opts.dir,
-    ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: true },
-    made: leaves.made,
-    warnings,
-  };
+  const paths = recordPathsFor(ca.certPath);
+  return withRecordLock(paths, async () => {
+    const record = (await readRecord(paths.record, ca.certificate)) ?? emptyRecord(ca.certificate);
+    const dirWarning = await prepare([spec], opts, ca);
+    if (dirWarning) warnings.push(dirWarning);
+    const keyType = opts.keyType ?? keyTypeOf(ca.privateKey) ?? DEFAULT_KEY_TYPE;
+    const leaves = await issueLeaves(ca, [spec], [generateKeyPair(keyType)], opts, warnings);
+    await writeFilesAtomically([...leaves.files, withLeaves(record, paths, leaves.made, opts.now)], { force: opts.force });
+    return {
+      dir: opts.dir,
+      ca: { role: 'ca', certPath: ca.certPath, keyPath: ca.keyPath, certificate: ca.certificate, reused: true },
+      made: leaves.made,
+      warnings,
+      record: paths.record,
+    };
+  });
 }
 
 /** One more client certificate from an existing CA. */

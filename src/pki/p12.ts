@@ -11,8 +11,12 @@
 // parts, which handle ECDSA keys as well.
 
 import { createHash, createHmac, randomBytes, type KeyObject, type X509Certificate } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { asn1FromBuffer, asn1ToBuffer, loadForge, type Asn1 } from './forge.ts';
+import { readCertificateAndKey, readCertificatesFile, type CertificateAndKey } from './read.ts';
+import { CRL_FILE, RECORD_FILE } from './record.ts';
 
 export const P12_ITERATIONS = 2048;
 
@@ -93,4 +97,50 @@ export async function makePkcs12(opts: Pkcs12Options): Promise<Buffer> {
     ]),
   ]);
   return asn1ToBuffer(forge, pfx);
+}
+
+// ---- the files of a bundle ----
+
+export interface P12Files {
+  cert: string;
+  key: string;
+  /** The CA file to include; undefined: none. */
+  ca?: string;
+  /** The CA file was not asked for by name: include it only if it is there. */
+  caIfPresent: boolean;
+  out: string;
+}
+
+/** The files of a bundle of `certFile`: its key, the CA beside it and the output, unless given. */
+export function p12Files(certFile: string, given: { key?: string; ca?: string | false; out?: string }): P12Files {
+  const stem = certFile.replace(/\.(crt|pem|cer)$/i, '');
+  return {
+    cert: certFile,
+    key: given.key ?? `${stem}.key`,
+    ...(given.ca === false ? {} : { ca: given.ca ?? join(dirname(certFile), 'ca.crt') }),
+    caIfPresent: given.ca === undefined,
+    out: given.out ?? `${stem}.p12`,
+  };
+}
+
+/**
+ * Why the bundle may not be written to `files.out`, or undefined: never
+ * over the CA's files (its certificate, key, record or CRL, in any case)
+ * nor over the files the bundle is made from (issue #10).
+ */
+export function p12OutProblem(files: P12Files): { problem: string; caFile: boolean } | undefined {
+  const key = (p: string) => resolve(p).toLowerCase();
+  const name = basename(files.out).toLowerCase();
+  const caFiles: Record<string, string> = { 'ca.crt': 'certificate', 'ca.key': 'key', [CRL_FILE]: 'CRL', [RECORD_FILE]: 'record of issued certificates' };
+  if (caFiles[name]) return { problem: `${files.out} is the CA's ${caFiles[name]}`, caFile: true };
+  if ([files.cert, files.key, files.ca].some((p) => p !== undefined && key(p) === key(files.out))) return { problem: `${files.out} is one of the bundle's own files`, caFile: false };
+  return undefined;
+}
+
+/** The certificate, its key (refused unless a pair) and the CA certificates to include. */
+export async function readP12Inputs(files: P12Files): Promise<CertificateAndKey & { chain: X509Certificate[] }> {
+  const pair = await readCertificateAndKey(files.cert, files.key);
+  const present = files.ca !== undefined && (!files.caIfPresent || (await access(files.ca).then(() => true, () => false)));
+  const chain = present ? await readCertificatesFile(files.ca as string, 'CA certificate') : [];
+  return { ...pair, chain };
 }

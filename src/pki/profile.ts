@@ -16,6 +16,14 @@ export const MAX_DAYS = 36_500;
 export const APPLE_SERVER_MAX_DAYS = 825;
 /** notBefore is this far in the past, for clocks that run a little behind. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * How long a new CRL is current (its nextUpdate). Longer than the 30 days
+ * `certs check` looks ahead by default, so a fresh CRL passes; a revocation
+ * never waits for it, since every `certs revoke` issues a new CRL at once.
+ */
+export const DEFAULT_CRL_DAYS = 90;
+/** Longest CRL period: a CRL nobody re-issues for years protects nothing. */
+export const MAX_CRL_DAYS = 3650;
 export const DEFAULT_CLIENT = 'valid_user@qt-test.com';
 export const DEFAULT_HOSTS = ['localhost', '127.0.0.1', '::1'];
 export const CA_ORGANIZATION = 'qtstatus';

@@ -37,8 +37,8 @@ describe.each([
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('writes the six files and says what it made', async () => {
-    expect((await readdir(dir)).sort()).toEqual(['ca.crt', 'ca.key', 'client.crt', 'client.key', 'server.crt', 'server.key']);
+  it('writes the old system\'s six files, the record and the first CRL, and says what it made', async () => {
+    expect((await readdir(dir)).sort()).toEqual(['ca-index.json', 'ca.crl', 'ca.crt', 'ca.key', 'client.crt', 'client.key', 'server.crt', 'server.key']);
     expect((await stat(join(dir, 'ca.key'))).mode & 0o777).toBe(0o600);
     const again = await runCli(['certs', 'inspect', '--json', join(dir, 'server.crt')]);
     const info = JSON.parse(again.stdout);
@@ -210,7 +210,7 @@ describe('certs bad input', () => {
   });
 
   it('every subcommand has help with examples', async () => {
-    for (const sub of ['init', 'client', 'server', 'inspect', 'verify', 'p12']) {
+    for (const sub of ['init', 'client', 'server', 'inspect', 'verify', 'p12', 'list', 'revoke', 'crl', 'renew', 'bundle', 'check']) {
       const r = await runCli(['certs', sub, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Examples:\n {2}\$ qtstatus certs /);

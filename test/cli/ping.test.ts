@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeServer } from '../../src/pki/make.ts';
+import { makeClient, makeServer } from '../../src/pki/make.ts';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli.ts';
 import { startDjangoLike } from '../helpers/django-like.ts';
 import { docNginxConfig, hasNginx, startNginx } from '../helpers/nginx.ts';
@@ -111,6 +111,21 @@ describe('qtstatus ping against qtstatus serve', () => {
     const r = await ping(serveUrl, [], pki.expired);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^qtstatus: the client certificate .*expired\.crt expired on .* \(2 days ago\) \(make a new one from the server's CA: qtstatus certs client valid_user@qt-test\.com\)\n$/);
+  });
+
+  it('warns on stderr when the client certificate expires within 14 days, and pings all the same (issue #12)', async () => {
+    await makeClient({ dir: pki.dir, identity: VALID_USER, name: 'soon', days: 10, force: false });
+    await makeClient({ dir: pki.dir, identity: VALID_USER, name: 'later', days: 15, force: false });
+    const soon = await ping(serveUrl, [], { cert: join(pki.dir, 'soon.crt'), key: join(pki.dir, 'soon.key') });
+    expect(soon.stderr).toMatch(/^qtstatus ping: warning: the client certificate .*soon\.crt expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 10 days\); renew it where the CA is: qtstatus certs renew .*soon\.crt\n$/);
+    expect(soon.stdout).toMatch(/^204 No Content as valid_user@qt-test\.com/);
+    expect(soon.code).toBe(0);
+    const json = await ping(serveUrl, ['--json'], { cert: join(pki.dir, 'soon.crt'), key: join(pki.dir, 'soon.key') });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, status: 204 });
+    expect(json.stderr).toContain('expires');
+    const later = await ping(serveUrl, [], { cert: join(pki.dir, 'later.crt'), key: join(pki.dir, 'later.key') });
+    expect(later.stderr).toBe('');
+    expect(later.code).toBe(0);
   });
 
   it('--count --concurrency: a summary over reused connections', async () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCredentials, when } from '../../src/client/credentials.ts';
+import { CLIENT_EXPIRY_WARNING_DAYS, expiryWarning, loadCredentials, when } from '../../src/client/credentials.ts';
 import { ErrorCodes, QtError } from '../../src/errors.ts';
 import { formatError } from '../../src/cli/report.ts';
 import { makeTestPki, VALID_USER, type TestPki } from '../helpers/pki.ts';
@@ -98,5 +98,19 @@ describe('loadCredentials', () => {
     const now = new Date('2026-01-10T12:00:00Z');
     expect(when(new Date('2026-01-08T12:00:00Z'), now)).toBe('2026-01-08 12:00 UTC (2 days ago)');
     expect(when(new Date('2026-01-10T15:00:00Z'), now)).toBe('2026-01-10 15:00 UTC (in 3 hours)');
+  });
+});
+
+describe('expiryWarning (issue #12)', () => {
+  it('warns within 14 days of notAfter, not before, and names the file and the date', async () => {
+    const c = await loadCredentials(files());
+    const client = c.client!;
+    const notAfter = client.info.notAfter.getTime();
+    const at = (daysBefore: number) => new Date(notAfter - daysBefore * 86_400_000);
+    expect(CLIENT_EXPIRY_WARNING_DAYS).toBe(14);
+    expect(expiryWarning(client, at(14.01))).toBeUndefined();
+    expect(expiryWarning(client, at(14))).toBe(`the client certificate ${pki.client.cert} expires ${when(client.info.notAfter, at(14))}`);
+    expect(expiryWarning(client, at(3))).toMatch(/expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 3 days\)$/);
+    expect(expiryWarning(client, at(30), 31)).toBeDefined();
   });
 });

@@ -27,7 +27,6 @@ interface PingOptions {
 }
 
 const PASSPHRASE_ENV = 'QTSTATUS_KEY_PASSPHRASE';
-const EXPIRY_WARNING_DAYS = 7;
 
 interface Session {
   target: Target;
@@ -41,7 +40,7 @@ async function prepare(target: Target, opts: PingOptions): Promise<Session> {
   if (opts.insecure) {
     warn("--insecure: the server's certificate is not verified, so anyone on the way can pose as the server");
   }
-  const { loadCredentials, when } = await import('../../client/credentials.ts');
+  const { loadCredentials, expiryWarning } = await import('../../client/credentials.ts');
   const credentials = await loadCredentials({
     ...(opts.cert === false ? {} : { cert: opts.cert, key: opts.key }),
     ca: opts.ca,
@@ -50,10 +49,9 @@ async function prepare(target: Target, opts: PingOptions): Promise<Session> {
     passphraseFile: opts.passphraseFile,
     passphraseHint: `--passphrase-file FILE or the environment variable ${PASSPHRASE_ENV}`,
   });
-  const client = credentials.client;
-  if (client && client.info.daysLeft < EXPIRY_WARNING_DAYS) {
-    warn(`the client certificate ${client.certFile} expires ${when(client.info.notAfter)}`);
-  }
+  // A warning, not an error: the request goes on (issue #12).
+  const expiring = credentials.client && expiryWarning(credentials.client);
+  if (expiring) warn(`${expiring}; renew it where the CA is: qtstatus certs renew ${credentials.client?.certFile}`);
   return { target, credentials, who: { url: target.url, identity: credentials.identity } };
 }
 

@@ -57,6 +57,8 @@ export interface RuntimeConfig {
 export interface Notice {
   level: 'info' | 'warn';
   code: 'expiry' | 'crl_reloaded' | 'crl_reload_failed';
+  /** For `expiry`: whose. */
+  which?: 'server' | 'ca' | 'crl';
   message: string;
   cause?: unknown;
 }
@@ -150,9 +152,9 @@ export async function startRuntime(c: RuntimeConfig): Promise<Runtime> {
         const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
         if (left <= 0) {
           const then = key === 'crlMs' ? (c.expiredCrl === 'accept' ? 'revoked certificates are still refused by the old list' : 'every client is refused until a new one is loaded') : 'renew it';
-          notice({ level: 'warn', code: 'expiry', message: `${files[key]} ${key === 'crlMs' ? 'is past its next update' : 'expired'} (${when}): ${then}` });
+          notice({ level: 'warn', code: 'expiry', which, message: `${files[key]} ${key === 'crlMs' ? 'is past its next update' : 'expired'} (${when}): ${then}` });
         } else if (left <= (key === 'crlMs' ? WARN_CRL_MS : WARN_CERT_MS)) {
-          notice({ level: 'warn', code: 'expiry', message: `${files[key]} ${key === 'crlMs' ? 'falls due' : 'expires'} in ${Math.ceil(left / DAY_MS)} day(s) (${when})` });
+          notice({ level: 'warn', code: 'expiry', which, message: `${files[key]} ${key === 'crlMs' ? 'falls due' : 'expires'} in ${Math.ceil(left / DAY_MS)} day(s) (${when})` });
         }
       }
       const crlLeft = (e.crlMs ?? Infinity) - now;

@@ -16,6 +16,13 @@ import { colourFor } from '../style.ts';
 import { runPrimary } from '../serve-cluster.ts';
 import { activationFd, banner, jsonLog, runtimeConfig, textLog, type ServeOptions } from '../serve-setup.ts';
 
+/** What to do about a certificate or CRL that is about to expire, by whose it is. */
+const RENEW = {
+  server: 'renew it with `qtstatus certs renew` and send SIGHUP',
+  ca: 'a new CA means new certificates for every server and client: plan it with `qtstatus certs check`',
+  crl: 're-issue it with `qtstatus certs crl` and copy ca.crl here: it is picked up by itself',
+} as const;
+
 /** Serves until a signal; in a `--workers` process, reports to the primary instead of printing. */
 async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
   const err = colourFor(process.stderr);
@@ -31,7 +38,10 @@ async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
     onLog: opts.log === 'off' ? undefined : (e) => logs.write(logJson ? jsonLog(e) : textLog(e)),
     onStoreError: (e) => warn(`store error: ${plain(e)}`),
     onUdpError: (e, target) => warn(`UDP send to ${target} failed: ${e.message}`),
-    onNotice: (n) => (n.level === 'warn' ? warn(n.cause ? `${n.message}: ${plain(n.cause)}` : n.message) : info(`qtstatus serve: ${n.message}`)),
+    onNotice: (n) => {
+      if (n.level === 'info') return info(`qtstatus serve: ${n.message}`);
+      warn(`${n.message}${n.cause ? `: ${plain(n.cause)}` : ''}${n.which ? ` (${RENEW[n.which]})` : ''}`);
+    },
   });
   if (runtime.metricsUrl) info(`metrics on ${runtime.metricsUrl}`);
 

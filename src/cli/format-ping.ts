@@ -99,7 +99,7 @@ export function runText(s: RunSummary, who: Who, c: ChalkInstance): string {
       `${s.seconds.toFixed(2)} s, ${c.bold(`${s.requestsPerSecond.toFixed(1)} requests/s`)}`,
     `latency      ${s.latencyMs ? pct(s.latencyMs) : 'no answers'}`,
     `statuses     ${counts(s.statuses)}`,
-    `errors       ${Object.keys(s.errors).length ? c.red(counts(s.errors)) : 'none'}`,
+    `failures     ${s.failed > 0 ? c.red(`${s.failed} of ${s.completed}: ${counts(s.errors)}`) : 'none'}`,
     `connections  ${conns.opened}${conns.protocol ? ` (${conns.protocol} ${conns.cipher ?? ''})` : ''}, ${conns.resumed} resumed` +
       `${conns.handshakeMs ? `; handshake ${pct(conns.handshakeMs)}` : ''}`,
   ];

@@ -59,8 +59,11 @@ export async function run(client: PingClient, o: RunOptions): Promise<RunSummary
         latencies.push(r.timings.total);
         count(statuses, String(r.status));
         const failure = answerFailure(r, context);
-        if (failure) fail(failure);
-        else ok++;
+        if (failure) {
+          // An answer other than 204 is a failure like a broken connection (issue #13).
+          count(errors, failure.kind);
+          fail(failure);
+        } else ok++;
       } catch (err) {
         const e = diagnose(err, context);
         count(errors, e.kind);

@@ -139,7 +139,7 @@ describe('qtstatus ping against qtstatus serve', () => {
     const text = await ping(serveUrl, ['--count', '5', '--concurrency', '2']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^5 requests to https:\/\/localhost:\d+\/api\/client as valid_user@qt-test\.com, 2 at a time: [\d.]+ s, [\d.]+ requests\/s\n/);
-    expect(text.stdout).toMatch(/\nlatency +p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms \(min [\d.]+ ms, max [\d.]+ ms\)\nstatuses +204 ×5\nerrors +none\nconnections +[12] \(TLSv1\.3 TLS_\w+\), 0 resumed; handshake p50/);
+    expect(text.stdout).toMatch(/\nlatency +p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms \(min [\d.]+ ms, max [\d.]+ ms\)\nstatuses +204 ×5\nfailures +none\nconnections +[12] \(TLSv1\.3 TLS_\w+\), 0 resumed; handshake p50/);
   });
 
   it('heartbeat: up, down with the reason while the server is away, up again, and a summary at SIGINT (exit 0)', async () => {
@@ -216,8 +216,24 @@ describe('qtstatus ping explains each failure, with its exit code', () => {
   it('a failed --count run exits with the code of its most frequent failure', async () => {
     const r = await ping(`https://localhost:${await closedPort()}`, ['--count', '4', '--concurrency', '2']);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/\nerrors +connection-refused ×4\n/);
+    expect(r.stdout).toMatch(/\nfailures +4 of 4: connection-refused ×4\n/);
     expect(r.stderr).toMatch(/^qtstatus: 4 of 4 requests failed; most often \(4\): cannot connect to localhost:\d+: ECONNREFUSED/);
+  });
+});
+
+describe('a --count run counts every answer other than 204 as a failure (issue #13)', () => {
+  it('429s from a server\'s rate limit are failures, named in the summary and the exit code', async () => {
+    const { url } = await startServe(0, '--rate-limit', '1', '--rate-burst', '2');
+    const r = await ping(url, ['--count', '6', '--concurrency', '1']);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toMatch(/\nstatuses +204 ×2, 429 ×4\nfailures +4 of 6: http-status ×4\n/);
+  });
+
+  it('the README\'s load example works against a default serve', async () => {
+    const { url } = await startServe(0);
+    const r = await ping(url, ['--count', '1000', '--concurrency', '10']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\nstatuses +204 ×1000\nfailures +none\n/);
   });
 });
 

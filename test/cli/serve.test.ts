@@ -6,26 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
 import { takePacket } from '../helpers/packets.ts';
-import { serveFixture } from '../helpers/serve-fixture.ts';
+import { serveFixture, startServe } from '../helpers/serve-fixture.ts';
 import { VALID_USER } from '../helpers/pki.ts';
 
 const fx = serveFixture();
 
-let dbCount = 0;
-async function serve(...extra: string[]): Promise<{ proc: CliProcess; url: string; db: string }> {
-  const db = join(fx.pki.dir, `s${dbCount++}.db`);
-  const add = await runCli(['users', 'add', VALID_USER, '--db', db]);
-  expect(add.code).toBe(0);
-  const proc = new CliProcess([
-    'serve', '--host', '127.0.0.1', '--port', '0', '--db', db,
-    '--cert', fx.pki.server.cert, '--key', fx.pki.server.key, '--ca', fx.pki.ca,
-    '--udp-source-port', '0', '--udp-target', `127.0.0.1:${fx.sink.port}`, ...extra,
-  ]);
-  fx.procs.push(proc);
-  const m = await proc.waitFor('stderr', /serving (https?:\/\/127\.0\.0\.1:\d+)/);
-  return { proc, url: (m[1] as string).replace('127.0.0.1', 'localhost'), db };
-}
-
+const serve = (...extra: string[]) => startServe(fx, ...extra);
 
 describe('qtstatus serve', () => {
   let url: string;

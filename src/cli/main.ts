@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.ts';
 import { registerCerts } from './commands/certs/index.ts';
+import { registerCompletion } from './commands/completion.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
 import { registerPing } from './commands/ping.ts';
@@ -42,6 +43,7 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
   registerPing(program);
   registerListen(program);
   registerDemo(program);
+  registerCompletion(program);
   registerVersion(program);
   // Last, so every option of every command gets its variable (./config.ts).
   addEnvironment(program);

@@ -3,6 +3,15 @@
 // says what happened, an optional cause (the underlying system or library
 // error) and an optional hint that says what to do. Only src/cli/report.ts
 // turns these into text and exit codes.
+//
+// Lower layers report facts, not advice about the command line: a stable
+// fine-grained `reason` ('address_in_use', 'file_exists', …), the `setting`
+// the error is about (an option's attribute name such as 'port' or 'cert',
+// never a flag), the `path` and `value` involved and any other `facts`.
+// src/cli/hints.ts turns those into advice that names the option the way the
+// user gave it (a flag, an environment variable or a config file line). A
+// lower layer's own `hint` is plain advice that names no flag, variable or
+// command; it is used when the CLI has no advice for the reason.
 
 export const ErrorCodes = {
   /** A flag or argument is malformed or missing. */
@@ -40,17 +49,37 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 export interface QtErrorOptions {
   cause?: unknown;
   hint?: string;
+  /** A stable, fine-grained reason within the code: 'address_in_use', 'key_mismatch', 'file_exists', … */
+  reason?: string;
+  /** The setting the error is about, as an option's attribute name ('port', 'udpTarget', 'cert'): never a flag. */
+  setting?: string;
+  /** The file or directory the error is about. */
+  path?: string;
+  /** The value the error is about (a port, a name, an address). */
+  value?: unknown;
+  /** Any other facts the advice needs (what was written, the certificate's CN, …). */
+  facts?: Record<string, unknown>;
 }
 
 export class QtError extends Error {
   override readonly name = 'QtError';
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  readonly reason: string | undefined;
+  readonly setting: string | undefined;
+  readonly path: string | undefined;
+  readonly value: unknown;
+  readonly facts: Readonly<Record<string, unknown>>;
 
   constructor(code: ErrorCode, message: string, options: QtErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
+    this.reason = options.reason;
+    this.setting = options.setting;
+    this.path = options.path;
+    this.value = options.value;
+    this.facts = options.facts ?? {};
   }
 }
 

@@ -2,6 +2,7 @@
 // for people, JSON for programs (docs/cli.md).
 
 import type { ChalkInstance } from 'chalk';
+import type { Command } from 'commander';
 import type { Beat, HeartbeatSummary, StateChange } from '../client/heartbeat.ts';
 import type { PingError } from '../client/diagnose.ts';
 import type { PingResult, PingTimings } from '../client/ping.ts';
@@ -9,6 +10,7 @@ import type { RunSummary } from '../client/run.ts';
 import type { Percentiles } from '../client/stats.ts';
 import { isQtError, QtError } from '../errors.ts';
 import { safeJson } from './escape.ts';
+import { hintFor } from './hints.ts';
 import { exitCodeFor, formatError } from './report.ts';
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v)} ms`;
@@ -54,18 +56,22 @@ export function pingLine(r: PingResult, who: Who, c: ChalkInstance): string {
   );
 }
 
-/** A failure for JSON: what happened (with its cause) and the hint apart. */
-export function errorJson(e: unknown): { kind: string; exitCode: number; message: string; hint?: string } {
+/**
+ * A failure for JSON: what happened (with its cause) and the hint apart.
+ * `command` (the ping command): the hint names its settings as the user gave them.
+ */
+export function errorJson(e: unknown, command?: Command): { kind: string; exitCode: number; message: string; hint?: string } {
   const kind = (e as Partial<PingError>).kind ?? 'local';
   const withoutHint = isQtError(e) ? new QtError(e.code, e.message, { cause: e.cause }) : e;
-  return { kind, exitCode: exitCodeFor(e), message: formatError(withoutHint).replace(/^qtstatus: /, ''), ...(isQtError(e) && e.hint ? { hint: e.hint } : {}) };
+  const hint = isQtError(e) ? hintFor(e, command) : undefined;
+  return { kind, exitCode: exitCodeFor(e), message: formatError(withoutHint).replace(/^qtstatus: /, ''), ...(hint ? { hint } : {}) };
 }
 
 // The JSON carries the server's words (message, and the error's text):
 // safeJson writes controls and bidi characters as \u escapes (issue #10).
 
 /** One JSON document for a single ping; `error` when it failed. */
-export function pingJson(who: Who, r: PingResult | undefined, error: unknown): string {
+export function pingJson(who: Who, r: PingResult | undefined, error: unknown, command?: Command): string {
   const doc = {
     ok: r?.ok === true && error === undefined,
     url: who.url,
@@ -81,7 +87,7 @@ export function pingJson(who: Who, r: PingResult | undefined, error: unknown): s
           timingsMs: roundAll(r.timings),
         }
       : {}),
-    ...(error === undefined ? {} : { error: errorJson(error) }),
+    ...(error === undefined ? {} : { error: errorJson(error, command) }),
   };
   return safeJson(doc) + '\n';
 }
@@ -106,7 +112,7 @@ export function runText(s: RunSummary, who: Who, c: ChalkInstance): string {
   return lines.join('\n') + '\n';
 }
 
-export function runJson(s: RunSummary, who: Who): string {
+export function runJson(s: RunSummary, who: Who, command?: Command): string {
   const { mainFailure, latencyMs, connections, ...rest } = s;
   return (
     safeJson({
@@ -118,7 +124,7 @@ export function runJson(s: RunSummary, who: Who): string {
       requestsPerSecond: round(s.requestsPerSecond),
       latencyMs: roundAll(latencyMs),
       connections: { ...connections, handshakeMs: roundAll(connections.handshakeMs) },
-      ...(mainFailure ? { error: errorJson(mainFailure.error) } : {}),
+      ...(mainFailure ? { error: errorJson(mainFailure.error, command) } : {}),
     }) + '\n'
   );
 }
@@ -130,18 +136,18 @@ function beatAnswer(b: Beat): string {
 }
 
 /** A change of state in heartbeat mode: up, down with the reason, up again. */
-export function changeLine(ch: StateChange, c: ChalkInstance): string {
+export function changeLine(ch: StateChange, c: ChalkInstance, command?: Command): string {
   const b = ch.beat;
   const time = c.dim(b.at.toISOString());
   if (ch.to === 'up') {
     const again = ch.from === 'down' ? ` again after ${duration(ch.afterMs)} down` : '';
     return `${time} ${c.green.bold('up')}${again}: ${beatAnswer(b)}\n`;
   }
-  const why = formatError(b.error).replace(/^qtstatus: /, '');
+  const why = formatError(b.error, command).replace(/^qtstatus: /, '');
   return `${time} ${c.red.bold('down')}: ${why}; next try in ${duration(b.nextInMs)}\n`;
 }
 
-export function beatJson(b: Beat): string {
+export function beatJson(b: Beat, command?: Command): string {
   const r = b.result;
   return (
     safeJson({
@@ -149,7 +155,7 @@ export function beatJson(b: Beat): string {
       time: b.at.toISOString(),
       ok: b.ok,
       ...(r ? { status: r.status, ms: round(r.timings.total), reused: r.connection.reused } : {}),
-      ...(b.error ? { error: errorJson(b.error) } : {}),
+      ...(b.error ? { error: errorJson(b.error, command) } : {}),
       nextInMs: Math.round(b.nextInMs),
     }) + '\n'
   );

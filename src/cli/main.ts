@@ -47,9 +47,15 @@ Exit codes: 0 success, 1 failure, 2 usage error (docs/cli.md).`,
   registerVersion(program);
   // Last, so every option of every command gets its variable (./config.ts).
   addEnvironment(program);
-  program.hook('preAction', (_program, command) => settle(command, process.env));
+  program.hook('preAction', (_program, command) => {
+    actionCommands.set(program, command); // first: a bad config file's error is reported for it too
+    settle(command, process.env);
+  });
   return program;
 }
+
+/** The command each program ran (its preAction hook saw it): the context of its error's hint (./hints.ts). */
+const actionCommands = new WeakMap<Command, Command>();
 
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
@@ -61,7 +67,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // Commander already printed help, the version or the usage error.
       return err.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
     }
-    process.stderr.write(colourFor(process.stderr).red(formatError(err)) + '\n');
+    process.stderr.write(colourFor(process.stderr).red(formatError(err, actionCommands.get(program))) + '\n');
     return exitCodeFor(err);
   }
 }

@@ -1,10 +1,11 @@
 // The one place where errors become text on stderr and exit codes.
 // Format: `qtstatus: <what happened>: <cause> (<hint>)`.
 
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { getSystemErrorMessage } from 'node:util';
 import { ErrorCodes, isQtError, type ErrorCode } from '../errors.ts';
 import { escapeText } from './escape.ts';
+import { hintFor } from './hints.ts';
 
 /** Exit codes scripts can rely on (docs/cli.md). */
 export const ExitCodes = {
@@ -62,11 +63,17 @@ export function formatUsageError(text: string): string {
 /**
  * The single line printed for a failure, without colour. Messages carry
  * user and network text (file names, identities, server answers): escaped.
+ *
+ * The hint is the advice ./hints.ts has for the error's reason, naming each
+ * setting the way the user gave it to `command` (the command being run: a
+ * flag, a variable or a config file line); without advice for the reason,
+ * the error's own hint. Without `command`, settings are named as flags.
  */
-export function formatError(err: unknown): string {
+export function formatError(err: unknown, command?: Command): string {
   if (isQtError(err)) {
     const cause = describeCause(err.cause);
-    return escapeText(`qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${err.hint ? ` (${err.hint})` : ''}`);
+    const hint = hintFor(err, command);
+    return escapeText(`qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${hint ? ` (${hint})` : ''}`);
   }
   if (err instanceof CommanderError) return escapeText(err.message.replace(/^error: /, 'qtstatus: '));
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);

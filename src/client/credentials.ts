@@ -59,7 +59,7 @@ async function readPassphrase(path: string): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {
-    throw new QtError(ErrorCodes.FILE, `cannot read the passphrase file ${path}`, { cause: err, hint: 'check --passphrase-file' });
+    throw new QtError(ErrorCodes.FILE, `cannot read the passphrase file ${path}`, { cause: err, reason: 'passphrase_file_unreadable', setting: 'passphraseFile', path });
   }
 }
 
@@ -70,7 +70,7 @@ async function readClient(certFile: string, keyFile: string, f: CredentialFiles,
     if (isQtError(err) && err.code === ErrorCodes.CERT && passphrase === undefined && f.passphraseHint !== undefined) {
       const text = await readFile(keyFile, 'latin1').catch(() => '');
       if (isEncryptedKeyPem(text)) {
-        throw new QtError(ErrorCodes.CERT, err.message, { hint: `give its passphrase: ${f.passphraseHint}` });
+        throw new QtError(ErrorCodes.CERT, err.message, { reason: 'key_encrypted', setting: 'key', path: keyFile, hint: `give its passphrase: ${f.passphraseHint}` });
       }
     }
     throw err;
@@ -78,7 +78,10 @@ async function readClient(certFile: string, keyFile: string, f: CredentialFiles,
   const info = certificateInfo(pair.certificate, now);
   if (info.status === 'expired') {
     throw new QtError(ErrorCodes.CERT_INVALID, `the client certificate ${certFile} expired on ${when(info.notAfter, now)}`, {
-      hint: `make a new one from the server's CA: qtstatus certs client ${info.commonName ?? 'EMAIL'}`,
+      reason: 'client_cert_expired',
+      setting: 'cert',
+      path: certFile,
+      facts: { commonName: info.commonName, notAfter: info.notAfter },
     });
   }
   if (info.status === 'not yet valid') {
@@ -90,7 +93,10 @@ async function readClient(certFile: string, keyFile: string, f: CredentialFiles,
   // certificate, say) is refused by every server: say so before connecting.
   if (info.extKeyUsage.length > 0 && !info.extKeyUsage.includes('clientAuth') && !info.extKeyUsage.includes('anyExtendedKeyUsage')) {
     throw new QtError(ErrorCodes.CERT_INVALID, `${certFile} is not a client certificate: its extended key usage is ${info.extKeyUsage.join(', ')}, without clientAuth`, {
-      hint: `use a client certificate: qtstatus certs client ${info.commonName && info.commonName.includes('@') ? info.commonName : 'EMAIL'}`,
+      reason: 'not_client_cert',
+      setting: 'cert',
+      path: certFile,
+      facts: { commonName: info.commonName, extKeyUsage: info.extKeyUsage },
     });
   }
   return {
@@ -118,7 +124,10 @@ export function expiryWarning(client: ClientCertificate, now = new Date(), days 
 /** Reads and checks the client's files; `now` is for tests. */
 export async function loadCredentials(f: CredentialFiles & { insecure?: boolean }, now = new Date()): Promise<Credentials> {
   if ((f.cert === undefined) !== (f.key === undefined)) {
-    throw new QtError(ErrorCodes.USAGE, f.cert === undefined ? 'a key without its certificate' : 'a certificate without its key', { hint: 'give both --cert and --key' });
+    throw new QtError(ErrorCodes.USAGE, f.cert === undefined ? 'a key without its certificate' : 'a certificate without its key', {
+      reason: 'half_pair',
+      setting: f.cert === undefined ? 'cert' : 'key',
+    });
   }
   const [client, cas] = await Promise.all([
     f.cert === undefined || f.key === undefined ? undefined : readClient(f.cert, f.key, f, now),

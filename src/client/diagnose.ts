@@ -3,7 +3,7 @@
 // JSON), a QtError code (for exit codes), the message, the cause and a hint.
 
 import type { X509Certificate } from 'node:crypto';
-import { ErrorCodes, QtError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, QtError, type ErrorCode, type QtErrorOptions } from '../errors.ts';
 import { certificateInfo } from '../pki/inspect.ts';
 import { CONNECT_TIMEOUT, ConnectFailure, type ConnectionInfo } from './connect.ts';
 import { when, type Credentials } from './credentials.ts';
@@ -30,7 +30,7 @@ export type FailureKind = (typeof FAILURE_KINDS)[number];
 export class PingError extends QtError {
   readonly kind: FailureKind;
 
-  constructor(kind: FailureKind, code: ErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+  constructor(kind: FailureKind, code: ErrorCode, message: string, options: QtErrorOptions = {}) {
     super(code, message, options);
     this.kind = kind;
   }
@@ -101,21 +101,33 @@ function names(cert: X509Certificate | undefined): string {
   return list.length > 0 ? list.join(', ') : 'none (no subject alternative names)';
 }
 
+/**
+ * Why the server refused our certificate, finer than its kind: `why` says
+ * what it said (src/cli/hints.ts has the advice that names commands), `hint`
+ * plain advice for the refusals that need no command.
+ */
+export interface Refusal {
+  why?: 'expired_alert' | 'revoked' | 'handshake_failure' | 'invalid_cn' | 'multiple_cn' | 'no_certificate' | 'expired_answer' | 'invalid_purpose';
+  hint?: string;
+}
+
 /** "the server refused our client certificate", with why and what to do. */
-export function certificateRefused(ctx: { credentials: Credentials }, cause: string, hint?: string): PingError {
+export function certificateRefused(ctx: { credentials: Credentials }, cause: string, refusal: Refusal = {}): PingError {
   const { client, identity } = ctx.credentials;
   if (!client) {
     return new PingError('certificate-refused', ErrorCodes.CERT_REFUSED, 'the server wants a client certificate', {
       cause,
-      hint: 'we sent none, as --no-cert asks; give --cert and --key',
+      reason: 'no_client_cert',
+      setting: 'cert',
     });
   }
   return new PingError('certificate-refused', ErrorCodes.CERT_REFUSED, 'the server refused our client certificate', {
     cause,
-    hint:
-      hint ??
-      `does the server trust "${client.info.issuer}", the CA that signed ${client.certFile}? ` +
-        `use a certificate from the server's CA, e.g. made with \`qtstatus certs client ${identity}\` in its certs directory`,
+    reason: 'cert_refused',
+    setting: 'cert',
+    path: client.certFile,
+    facts: { why: refusal.why, identity, certFile: client.certFile, issuer: client.info.issuer },
+    hint: refusal.hint,
   });
 }
 
@@ -123,18 +135,19 @@ function untrusted(code: string, ctx: FailureContext, peer: X509Certificate | un
   const info = peer ? certificateInfo(peer) : undefined;
   const caFile = ctx.credentials.caFile ?? 'the CA file';
   const ours = ctx.credentials.caInfo.map((c) => `"${c.subject}"`).join(', ') || 'no certificate';
-  const tls = (message: string, cause: string, hint: string) => new PingError('server-untrusted', ErrorCodes.TLS, message, { cause: `${cause} (${code})`, hint });
+  const tls = (message: string, cause: string, why: QtErrorOptions) =>
+    new PingError('server-untrusted', ErrorCodes.TLS, message, { cause: `${cause} (${code})`, setting: 'ca', path: ctx.credentials.caFile, ...why });
   if (code === 'CERT_HAS_EXPIRED' && info) {
-    return tls(`the server's certificate expired on ${when(info.notAfter)}`, `"${info.subject}"`, 'the server needs a new certificate: qtstatus certs server');
+    return tls(`the server's certificate expired on ${when(info.notAfter)}`, `"${info.subject}"`, { reason: 'server_cert_expired' });
   }
   if (code === 'CERT_NOT_YET_VALID' && info) {
-    return tls(`the server's certificate is not valid until ${when(info.notBefore)}`, `"${info.subject}"`, 'check the clocks of this computer and of the server');
+    return tls(`the server's certificate is not valid until ${when(info.notBefore)}`, `"${info.subject}"`, { reason: 'server_cert_not_yet_valid', hint: 'check the clocks of this computer and of the server' });
   }
   const issuer = info ? (info.selfSigned ? `it is self-signed ("${info.subject}")` : `its issuer is "${info.issuer}"`) : 'its issuer is unknown';
   return tls(
     `the server's certificate is not signed by the CA in ${caFile}`,
     `${issuer}; ${caFile} holds ${ours}`,
-    "give --ca the CA certificate that signed the server's certificate, e.g. the ca.crt that `qtstatus certs init` made for the server",
+    { reason: 'server_untrusted' },
   );
 }
 
@@ -148,14 +161,15 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
   const cause = Array.isArray(raw?.errors) && raw.errors.length > 0 ? (raw.errors[0] as CodedError) : raw;
   const code = cause?.code ?? (err as CodedError)?.code ?? '';
   const where = hostPort(ctx.target.host, ctx.target.port);
-  const connect = (kind: FailureKind, message: string, hint: string, withCause: unknown = cause) =>
-    new PingError(kind, ErrorCodes.CONNECT, message, { cause: withCause, hint });
+  // `why`: a reason whose advice names options or commands (src/cli/hints.ts), or plain advice.
+  const connect = (kind: FailureKind, message: string, why: string | { reason: string; setting?: string }, withCause: unknown = cause) =>
+    new PingError(kind, ErrorCodes.CONNECT, message, { cause: withCause, value: where, ...(typeof why === 'string' ? { hint: why } : why) });
 
   if (failure) {
     if (code === CONNECT_TIMEOUT) {
       return conn?.connectedAt === undefined
-        ? connect('timeout', `no connection to ${where} within ${formatMs(ctx.timeoutMs)}`, 'the host may be down or a firewall drops the packets; --timeout waits longer', null)
-        : connect('timeout', `the TLS handshake with ${where} did not finish within ${formatMs(ctx.timeoutMs)}`, 'is this port a TLS server? --timeout waits longer', null);
+        ? connect('timeout', `no connection to ${where} within ${formatMs(ctx.timeoutMs)}`, { reason: 'connect_timeout', setting: 'timeout' }, null)
+        : connect('timeout', `the TLS handshake with ${where} did not finish within ${formatMs(ctx.timeoutMs)}`, { reason: 'handshake_timeout', setting: 'timeout' }, null);
     }
     if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_FAIL' || code === 'EAI_NODATA') {
       return connect('dns', `cannot resolve the host name ${ctx.target.host}`, "check the host name in the URL");
@@ -164,7 +178,7 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
       return connect('dns', `cannot resolve the host name ${ctx.target.host}`, 'the name server did not answer; check the network and try again');
     }
     if (code === 'ECONNREFUSED') {
-      return connect('connection-refused', `cannot connect to ${where}`, 'nothing listens there: start the server (`qtstatus serve`) or check the host and port in the URL');
+      return connect('connection-refused', `cannot connect to ${where}`, { reason: 'connection_refused' });
     }
     if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ETIMEDOUT') {
       return connect('unreachable', `cannot reach ${where}`, 'check the network and the address in the URL');
@@ -174,14 +188,16 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
       const what = ctx.target.servername === undefined ? 'address' : 'host name';
       return new PingError('name-mismatch', ErrorCodes.TLS, `the ${what} ${ctx.target.host} is not among the server certificate's names`, {
         cause: `the certificate${subject} is for ${names(conn?.peer)}`,
-        hint: `use one of those names in the URL, or give the server a certificate for ${ctx.target.host}: qtstatus certs server --host ${ctx.target.host}`,
+        reason: 'name_mismatch',
+        value: ctx.target.host,
       });
     }
     if (UNTRUSTED.has(code)) return untrusted(code, ctx, conn?.peer);
     if (NOT_TLS.has(code)) {
       return new PingError('not-tls', ErrorCodes.TLS, `${where} does not speak TLS`, {
         cause: sslReason(cause),
-        hint: 'is it a plain-HTTP port? give the HTTPS port in the URL, e.g. 8443 for `qtstatus serve`',
+        reason: 'not_tls',
+        value: where,
       });
     }
   }
@@ -190,17 +206,17 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
   // server that refuses our certificate says so.
   const alert = tlsAlert(cause) ?? tlsAlert(conn?.error);
   if (alert && CERT_ALERTS.has(alert.name)) {
-    const { client, identity } = ctx.credentials;
-    const hint = !client
-      ? undefined
+    const { client } = ctx.credentials;
+    const refusal: Refusal = !client
+      ? {}
       : alert.name === 'certificate expired'
-        ? `the server says ${client.certFile} has expired: check the clocks, or make a new one: qtstatus certs client ${identity}`
+        ? { why: 'expired_alert' }
         : alert.name === 'certificate revoked'
-          ? `the server has revoked ${client.certFile}: ask for a new one`
+          ? { why: 'revoked', hint: `the server has revoked ${client.certFile}: ask for a new one` }
           : alert.name === 'handshake failure'
-            ? `does the server trust "${client.info.issuer}", the CA that signed ${client.certFile}? less likely: no TLS version or cipher in common`
-            : undefined;
-    return certificateRefused(ctx, alertText(alert), hint);
+            ? { why: 'handshake_failure', hint: `does the server trust "${client.info.issuer}", the CA that signed ${client.certFile}? less likely: no TLS version or cipher in common` }
+            : {};
+    return certificateRefused(ctx, alertText(alert), refusal);
   }
   if (alert || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return new PingError('tls', ErrorCodes.TLS, `the TLS handshake with ${where} failed`, {
@@ -225,7 +241,7 @@ export function diagnose(err: unknown, ctx: FailureContext): PingError {
     return connect('connection-closed', `${where} closed the connection before answering`, 'the server may have restarted or be overloaded; try again');
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return connect('timeout', `no answer from ${where} within ${formatMs(ctx.timeoutMs)}`, 'the server is slow or stuck; --timeout waits longer', null);
+    return connect('timeout', `no answer from ${where} within ${formatMs(ctx.timeoutMs)}`, { reason: 'answer_timeout', setting: 'timeout' }, null);
   }
   return new PingError('other', ErrorCodes.CONNECT, `the request to ${ctx.target.url} failed`, { cause: err });
 }
@@ -248,15 +264,14 @@ function answerCode(r: PingResult): string | undefined {
   return undefined;
 }
 
-function answerHint(r: PingResult, identity = 'EMAIL'): string | undefined {
-  if (answerCode(r) === 'user_unknown') {
-    return `${identity} is not registered there: run \`qtstatus users add ${identity}\` on the server, or start it with --auto-enroll`;
-  }
-  if (r.status === 429) return `the server limits requests per identity: try again ${r.retryAfter === undefined ? 'later' : `in ${r.retryAfter} s`}, or raise its --rate-limit`;
-  if (r.status === 404 || r.status === 405) return "check the URL's path: `qtstatus serve` takes PATCH on /api/client";
-  if (r.status >= 500) return "a problem on the server's side: see its log";
-  if (r.status < 300) return 'is the URL the status API? it answers 204 to a recorded update';
-  return undefined;
+/** What an answer means: a reason whose advice names commands (src/cli/hints.ts), or plain advice. */
+function answerWhy(r: PingResult, identity = 'EMAIL'): QtErrorOptions {
+  if (answerCode(r) === 'user_unknown') return { reason: 'user_unknown', facts: { identity } };
+  if (r.status === 429) return { reason: 'rate_limited', facts: { retryAfter: r.retryAfter } };
+  if (r.status === 404 || r.status === 405) return { reason: 'wrong_path' };
+  if (r.status >= 500) return { reason: 'server_error', hint: "a problem on the server's side: see its log" };
+  if (r.status < 300) return { reason: 'not_status_api', hint: 'is the URL the status API? it answers 204 to a recorded update' };
+  return {};
 }
 
 /** Why an answer is not the 204 of a recorded update; undefined when it is. */
@@ -265,25 +280,26 @@ export function answerFailure(r: PingResult, ctx: { credentials: Credentials }):
   const { client, identity } = ctx.credentials;
   const code = answerCode(r);
   if (code !== undefined && CERT_CODES.has(code)) {
-    const hint = !client
-      ? undefined
+    const refusal: Refusal = !client
+      ? {}
       : code === 'invalid_cn'
-        ? `the server wants an email address as the certificate's CN; ${client.certFile} has "${identity}"`
+        ? { why: 'invalid_cn', hint: `the server wants an email address as the certificate's CN; ${client.certFile} has "${identity}"` }
         : code === 'multiple_cn'
-          ? `the server wants one CN in the certificate's subject; ${client.certFile} has "${client.info.subject}"`
+          ? { why: 'multiple_cn', hint: `the server wants one CN in the certificate's subject; ${client.certFile} has "${client.info.subject}"` }
           : code === 'no_certificate'
-            ? 'the server got no certificate from us: does a proxy between us end TLS?'
+            ? { why: 'no_certificate', hint: 'the server got no certificate from us: does a proxy between us end TLS?' }
             : r.reason === 'CERT_HAS_EXPIRED'
-              ? `the server thinks ${client.certFile} has expired: compare the clocks, or make a new one: qtstatus certs client ${identity}`
+              ? { why: 'expired_answer' }
               : r.reason === 'INVALID_PURPOSE'
-                ? `${client.certFile} is not for client authentication: use a client certificate (qtstatus certs client EMAIL)`
+                ? { why: 'invalid_purpose' }
                 : r.reason === 'CERT_REVOKED'
-                  ? `${client.certFile} has been revoked by its CA: ask for a new one`
-                  : undefined;
-    return certificateRefused(ctx, `${r.status} ${r.statusText}${r.message ? `: ${r.message}` : ''}`, hint);
+                  ? { why: 'revoked', hint: `${client.certFile} has been revoked by its CA: ask for a new one` }
+                  : {};
+    return certificateRefused(ctx, `${r.status} ${r.statusText}${r.message ? `: ${r.message}` : ''}`, refusal);
   }
   return new PingError('http-status', ErrorCodes.HTTP_STATUS, `the server answered ${r.status} ${r.statusText}`, {
     cause: r.message,
-    hint: answerHint(r, identity),
+    value: r.status,
+    ...answerWhy(r, identity),
   });
 }

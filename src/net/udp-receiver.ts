@@ -33,12 +33,13 @@ export type OnDatagram = (msg: Buffer, from: dgram.RemoteInfo) => void;
 
 export const DEFAULT_RECV_BUFFER = 8 * 1024 * 1024;
 
-const bindHints: Record<string, string> = {
-  EADDRINUSE: 'another program holds the port without address reuse; stop it or pick another --port',
-  EADDRNOTAVAIL: 'use an address of this machine, or 0.0.0.0 for all',
-  EACCES: 'ports below 1024 need privileges; pick a higher --port',
-  ENOTFOUND: 'use an IP address or a name that resolves',
-  EAI_AGAIN: 'use an IP address or a name that resolves',
+/** Why a bind failed (src/cli/hints.ts has the advice), and the setting it is about. */
+const bindReasons: Record<string, { reason: string; setting: 'host' | 'port'; hint?: string }> = {
+  EADDRINUSE: { reason: 'address_in_use', setting: 'port' },
+  EADDRNOTAVAIL: { reason: 'address_not_available', setting: 'host', hint: 'use an address of this machine, or 0.0.0.0 for all' },
+  EACCES: { reason: 'port_privileged', setting: 'port' },
+  ENOTFOUND: { reason: 'host_unresolved', setting: 'host', hint: 'use an IP address or a name that resolves' },
+  EAI_AGAIN: { reason: 'host_unresolved', setting: 'host', hint: 'use an IP address or a name that resolves' },
 };
 
 /** Binds and, with `group`, joins; calls `onDatagram` for every datagram. */
@@ -54,10 +55,13 @@ export async function openReceiver(opts: ReceiverOptions, onDatagram: OnDatagram
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       socket.close();
+      const why = bindReasons[err.code ?? ''] ?? { reason: 'listen_failed', setting: 'port' };
       reject(
         new QtError(ErrorCodes.NETWORK, `cannot listen on UDP ${hostPort(opts.host, opts.port)}`, {
           cause: err,
-          hint: bindHints[err.code ?? ''] ?? 'check --host and --port',
+          ...why,
+          value: why.setting === 'port' ? opts.port : opts.host,
+          facts: { host: opts.host, port: opts.port, shared: true },
         }),
       );
     };
@@ -75,7 +79,10 @@ export async function openReceiver(opts: ReceiverOptions, onDatagram: OnDatagram
       socket.close();
       throw new QtError(ErrorCodes.NETWORK, `cannot join multicast group ${opts.group}`, {
         cause: err,
-        hint: 'check that --group is a multicast address and --interface an address of this machine',
+        reason: 'multicast_join_failed',
+        setting: 'group',
+        value: opts.group,
+        facts: { iface: opts.iface },
       });
     }
   }

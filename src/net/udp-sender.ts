@@ -49,6 +49,9 @@ async function resolve(t: UdpTarget): Promise<{ address: string; family: 4 | 6; 
   } catch (err) {
     throw new QtError(ErrorCodes.NETWORK, `cannot resolve UDP target ${formatTarget(t)}`, {
       cause: err,
+      reason: 'target_unresolved',
+      setting: 'udpTarget',
+      value: formatTarget(t),
       hint: 'use an IP address or a name that resolves',
     });
   }
@@ -67,7 +70,9 @@ function bind(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> {
       fail(
         new QtError(ErrorCodes.NETWORK, `cannot bind UDP source port ${port}`, {
           cause: err,
-          hint: 'pick another --udp-source-port, or 0 for any',
+          reason: 'source_port_unavailable',
+          setting: 'udpSourcePort',
+          value: port,
         }),
       );
     });
@@ -84,7 +89,9 @@ export async function openUdpSender(opts: SenderOptions): Promise<UdpSender> {
     const outside = resolved.find((r) => !isLoopbackAddress(r.address));
     if (outside) {
       throw new QtError(ErrorCodes.REFUSED, `refusing to send UDP to ${formatTarget({ host: outside.address, port: outside.port })}`, {
-        hint: 'QTSTATUS_LOOPBACK_ONLY is set: pass --udp-target 127.0.0.1:PORT',
+        reason: 'loopback_only',
+        setting: 'udpTarget',
+        value: formatTarget({ host: outside.address, port: outside.port }),
       });
     }
   }

@@ -30,12 +30,17 @@ export async function loadCa(paths: CaPaths, now = new Date()): Promise<LoadedCa
   }
   if (certificate.validToDate <= now) {
     throw new QtError(ErrorCodes.CERT, `CA certificate ${paths.certPath} expired on ${certificate.validToDate.toISOString()}`, {
-      hint: 'make a new CA: move ca.crt and ca.key away and run `qtstatus certs init` (certificates it signed must be replaced too)',
+      reason: 'ca_expired',
+      path: paths.certPath,
+      facts: { notAfter: certificate.validToDate },
     });
   }
   if (privateKey.asymmetricKeyType !== 'rsa' && privateKey.asymmetricKeyType !== 'ec') {
     throw new QtError(ErrorCodes.CERT, `CA key ${paths.keyPath} is a ${privateKey.asymmetricKeyType} key`, {
-      hint: 'qtstatus signs with RSA or ECDSA CA keys',
+      reason: 'ca_key_unsupported',
+      path: paths.keyPath,
+      value: privateKey.asymmetricKeyType,
+      hint: 'only RSA and ECDSA CA keys sign',
     });
   }
   return { ...paths, certificate, privateKey };

@@ -42,7 +42,9 @@ export async function ensureDirectory(dir: string): Promise<{ created: boolean; 
   if (existing && !existing.isDirectory()) {
     throw new QtError(ErrorCodes.FILE, `cannot use ${dir} as the certificate directory`, {
       cause: 'it is a file',
-      hint: 'choose another directory with --dir',
+      reason: 'dir_is_file',
+      setting: 'dir',
+      path: dir,
     });
   }
   if (existing) {
@@ -57,7 +59,9 @@ export async function ensureDirectory(dir: string): Promise<{ created: boolean; 
   } catch (err) {
     throw new QtError(ErrorCodes.FILE, `cannot create directory ${dir}`, {
       cause: err,
-      hint: 'choose a directory you can write to with --dir',
+      reason: 'dir_not_created',
+      setting: 'dir',
+      path: dir,
     });
   }
 }
@@ -91,7 +95,10 @@ export async function assertCanWrite(paths: string[], force: boolean): Promise<v
   const found = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter((p) => p !== undefined);
   if (found.length > 0) {
     throw new QtError(ErrorCodes.FILE, `${found.join(', ')} already ${found.length > 1 ? 'exist' : 'exists'}`, {
-      hint: 'nothing was written; use --force to replace it, or --dir or --name to write elsewhere',
+      reason: 'file_exists',
+      setting: 'force',
+      path: found[0],
+      facts: { paths: found, written: [] },
     });
   }
 }
@@ -121,7 +128,9 @@ async function assertNew(paths: string[]): Promise<void> {
   const found = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : undefined)))).filter((p) => p !== undefined);
   if (found.length > 0) {
     throw new QtError(ErrorCodes.FILE, `${found.join(', ')} already ${found.length > 1 ? 'exist' : 'exists'}`, {
-      hint: 'a CA is never replaced, not even with --force; nothing was written',
+      reason: 'ca_exists',
+      path: found[0],
+      facts: { paths: found, written: [] },
     });
   }
 }
@@ -173,7 +182,10 @@ export async function writeFilesAtomically(files: OutFile[], opts: { force: bool
       const done = placed.filter((f) => !f.noReplace).map((f) => f.path);
       throw new QtError(ErrorCodes.FILE, `cannot put ${file.path} in place`, {
         cause: err,
-        hint: done.length ? `${done.join(', ')} were written; run again with --force` : 'nothing was written',
+        reason: 'partly_written',
+        path: file.path,
+        facts: { written: done },
+        hint: done.length ? undefined : 'nothing was written',
       });
     }
   }

@@ -46,7 +46,8 @@ export function signatureAlgorithm(key: KeyObject): { oid: string; withNull: boo
   if (key.asymmetricKeyType === 'rsa') return { oid: '1.2.840.113549.1.1.11', withNull: true }; // sha256WithRSAEncryption
   if (key.asymmetricKeyType === 'ec') return { oid: '1.2.840.10045.4.3.2', withNull: false }; // ecdsa-with-SHA256, no parameters (RFC 5758)
   throw new QtError(ErrorCodes.CERT, `cannot sign with a ${key.asymmetricKeyType ?? 'symmetric'} key`, {
-    hint: 'qtstatus signs with RSA or ECDSA keys: make a CA with `qtstatus certs init` in a new directory',
+    reason: 'key_unsupported',
+    value: key.asymmetricKeyType,
   });
 }
 

@@ -59,7 +59,7 @@ export interface LeafOptions {
 }
 
 function checkHosts(hosts: HostName[]): HostName[] {
-  if (hosts.length === 0) throw new QtError(ErrorCodes.USAGE, '--host: a server certificate needs at least one name', { hint: 'e.g. --host localhost --host 127.0.0.1' });
+  if (hosts.length === 0) throw new QtError(ErrorCodes.USAGE, '--host: a server certificate needs at least one name', { reason: 'no_hosts', setting: 'host' });
   const seen = new Set<string>();
   return hosts.filter((h) => !seen.has(h.value) && seen.add(h.value));
 }
@@ -68,7 +68,9 @@ function clientSpec(identity: string, baseName: () => string, allowNonEmail: boo
   const problem = emailProblem(identity);
   if (problem && !allowNonEmail) {
     throw new QtError(ErrorCodes.USAGE, `client identity ${problem}`, {
-      hint: 'give an email address; to test the server\'s 400 answer on purpose, add --allow-non-email',
+      reason: 'identity_not_email',
+      setting: 'allowNonEmail',
+      value: identity,
     });
   }
   const base = baseName();
@@ -90,13 +92,15 @@ function serverSpec(hosts: HostName[], base: string, days: number, warnings: str
 function leafBase(name: string | undefined, derivedFrom: string): string {
   if (name !== undefined) {
     const problem = fileNameProblem(name);
-    if (problem) throw new QtError(ErrorCodes.USAGE, `--name: ${problem}`, { hint: 'give a plain file name, e.g. --name alice; --dir says where it goes' });
+    if (problem) throw new QtError(ErrorCodes.USAGE, `--name: ${problem}`, { reason: 'bad_file_name', setting: 'name', value: name });
     return name;
   }
   const base = fileBaseName(derivedFrom);
   if (isCaBaseName(base)) {
     throw new QtError(ErrorCodes.USAGE, `the files for "${derivedFrom}" would be ${base}.crt and ${base}.key, the CA's files`, {
-      hint: 'name them with --name (any other plain file name)',
+      reason: 'would_be_ca_files',
+      setting: 'name',
+      value: base,
     });
   }
   return base;
@@ -132,8 +136,8 @@ async function prepare(specs: LeafSpec[], opts: LeafOptions, ca: CaPaths): Promi
   // Case-insensitive: on macOS and Windows Bob@x.crt and bob@x.crt are one file.
   const bases = specs.map((s) => s.base.toLowerCase());
   const twice = specs.find((_s, i) => bases.indexOf(bases[i] as string) !== i)?.base;
-  if (twice) throw new QtError(ErrorCodes.USAGE, `two certificates would both be written to ${twice}.crt`, { hint: 'give each client once, or name them with --name' });
-  if (bases.some(isCaBaseName)) throw new QtError(ErrorCodes.USAGE, 'ca.crt and ca.key are the CA\'s files', { hint: 'choose another --name' });
+  if (twice) throw new QtError(ErrorCodes.USAGE, `two certificates would both be written to ${twice}.crt`, { reason: 'same_file_twice', setting: 'name', value: twice });
+  if (bases.some(isCaBaseName)) throw new QtError(ErrorCodes.USAGE, 'ca.crt and ca.key are the CA\'s files', { reason: 'ca_file_names', setting: 'name' });
   const dir = await ensureDirectory(opts.dir);
   const paths = specs.flatMap((s) => Object.values(leafPaths(opts.dir, s.base)));
   // The CA in use may have any name (--ca, --ca-key): no leaf replaces it (#10).
@@ -141,7 +145,9 @@ async function prepare(specs: LeafSpec[], opts: LeafOptions, ca: CaPaths): Promi
   for (const p of paths) {
     if (caKeys.has(await pathKey(p))) {
       throw new QtError(ErrorCodes.USAGE, `${p} would replace the CA's ${p.endsWith('.key') ? 'key' : 'certificate'}`, {
-        hint: 'choose another --name or --dir; nothing was written',
+        reason: 'would_replace_ca',
+        setting: 'name',
+        path: p,
       });
     }
   }

@@ -12,13 +12,14 @@ async function readBytes(path: string, what: string): Promise<Buffer> {
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const hint =
+    // ENOENT's advice names `qtstatus certs init` (src/cli/hints.ts).
+    const why =
       code === 'ENOENT'
-        ? `check the path; \`qtstatus certs init\` makes ca.crt, server.crt and client.crt in ./certs`
+        ? { reason: 'file_missing' }
         : code === 'EISDIR'
-          ? 'give the file, not its directory'
-          : 'check that the file exists and that you may read it';
-    throw new QtError(ErrorCodes.FILE, `cannot read ${what} ${path}`, { cause: err, hint });
+          ? { reason: 'is_directory', hint: 'give the file, not its directory' }
+          : { reason: 'file_unreadable', hint: 'check that the file exists and that you may read it' };
+    throw new QtError(ErrorCodes.FILE, `cannot read ${what} ${path}`, { cause: err, path, facts: { what }, ...why });
   }
 }
 
@@ -127,7 +128,9 @@ export async function readCertificateAndKey(certPath: string, keyPath: string, o
   const [certificate, privateKey] = await Promise.all([readCertificateFile(certPath), readPrivateKeyFile(keyPath, opts)]);
   if (!keyMatchesCertificate(certificate, privateKey)) {
     throw new QtError(ErrorCodes.CERT, `${opts.what ?? 'key'} ${keyPath} does not belong to ${certPath}`, {
-      hint: 'the key and the certificate must come from the same `qtstatus certs` run; give the matching pair',
+      reason: 'key_mismatch',
+      path: keyPath,
+      facts: { certPath },
     });
   }
   return { certificate, privateKey };

@@ -82,7 +82,9 @@ function specOf(cert: X509Certificate, file: string): { role: 'server' | 'client
   if (role === 'other') {
     throw new QtError(ErrorCodes.CERT, `${file} is neither a server nor a client certificate`, {
       cause: `its extended key usage is ${info.extKeyUsage.join(', ') || 'absent'}`,
-      hint: 'qtstatus renews certificates for serverAuth or for clientAuth',
+      reason: 'not_leaf_role',
+      path: file,
+      facts: { extKeyUsage: info.extKeyUsage },
     });
   }
   if (role === 'server') {

@@ -25,7 +25,7 @@ export async function startMetricsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) =>
-      reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${hostPort(addr.host, addr.port)}`, { cause: e, hint: 'pick another --metrics address' })),
+      reject(new QtError(ErrorCodes.NETWORK, `cannot listen for metrics on ${hostPort(addr.host, addr.port)}`, { cause: e, reason: 'metrics_listen_failed', setting: 'metrics', value: hostPort(addr.host, addr.port) })),
     );
     server.listen(addr.port, addr.host, resolve);
   });

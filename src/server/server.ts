@@ -124,7 +124,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     } catch (err) {
       throw new QtError(ErrorCodes.CERT, 'cannot use the server certificate, key or CA', {
         cause: err,
-        hint: 'check that --cert and --key are a pair and --ca is a PEM CA certificate',
+        reason: 'tls_context_failed',
+        setting: 'cert',
       });
     }
     server.on('secureConnection', (socket: TLSSocket) => rememberIdentity(socket, guard, revocation));
@@ -161,7 +162,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       reject(
         new QtError(ErrorCodes.NETWORK, `cannot listen on ${where}`, {
           cause: err,
-          hint: err.code === 'EADDRINUSE' ? 'another program uses the port; stop it or pick another --port' : 'check --host and --port',
+          reason: err.code === 'EADDRINUSE' ? 'address_in_use' : 'listen_failed',
+          setting: 'port',
+          value: o.port,
+          facts: { host: o.host, port: o.port, listenFd: o.listenFd },
         }),
       );
     });

@@ -23,7 +23,7 @@ export async function loadTlsMaterial(files: TlsFiles, passphrase?: string): Pro
     files.crl === undefined
       ? undefined
       : readFile(files.crl).catch((err: unknown) => {
-          throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${files.crl}`, { cause: err, hint: 'check --crl' });
+          throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${files.crl}`, { cause: err, reason: 'crl_unreadable', setting: 'crl', path: files.crl });
         }),
   ]);
   const revocation = crl === undefined ? undefined : checkedCrl(files.crl as string, crl, cas);
@@ -60,7 +60,9 @@ function checkedCrl(file: string, data: Buffer, cas: X509Certificate[]): Revocat
   }
   throw new QtError(ErrorCodes.CERT, `cannot use the CRL ${file}`, {
     cause: last instanceof CrlError ? last.message : last,
-    hint: 'it must be a PEM or DER CRL signed by the CA given with --ca',
+    reason: 'crl_invalid',
+    setting: 'crl',
+    path: file,
   });
 }
 
@@ -69,7 +71,7 @@ export async function loadRevocation(crlFile: string, caFile: string): Promise<R
   const [cas, crl] = await Promise.all([
     readCertificatesFile(caFile, 'CA certificate'),
     readFile(crlFile).catch((err: unknown) => {
-      throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${crlFile}`, { cause: err, hint: 'check --crl' });
+      throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${crlFile}`, { cause: err, reason: 'crl_unreadable', setting: 'crl', path: crlFile });
     }),
   ]);
   return checkedCrl(crlFile, crl, cas);

@@ -75,7 +75,8 @@ describe('noReplace files (the CA, issue #10)', () => {
     await expect(writeFilesAtomically(files, { force: true })).rejects.toMatchObject({
       code: ErrorCodes.FILE,
       message: `${join(dir, 'ca.key')} already exists`,
-      hint: expect.stringContaining('never replaced'),
+      reason: 'ca_exists',
+      facts: { paths: [join(dir, 'ca.key')], written: [] },
     });
     expect(await readdir(dir)).toEqual(['ca.key']);
     expect(await readFile(join(dir, 'ca.key'), 'utf8')).toBe('the CA key');

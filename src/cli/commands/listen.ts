@@ -1,7 +1,7 @@
 // `qtstatus listen`: receive, decode and print status packets (issue #2).
 
 import type { Command } from 'commander';
-import { ErrorCodes, isQtError, QtError } from '../../errors.ts';
+import { ErrorCodes, QtError } from '../../errors.ts';
 import { decode, type RejectReason } from '../../protocol/packet.ts';
 import { DEFAULT_RECV_BUFFER, openReceiver, type Receiver } from '../../net/udp-receiver.ts';
 import { BatchWriter } from '../batch-writer.ts';
@@ -49,21 +49,6 @@ export interface Listening {
 /** How long a reader that takes nothing more is waited for at the end (#10). */
 export const OUTPUT_GRACE_MS = 1000;
 
-/**
- * A port another program holds: qtstatus listeners share a port (address
- * reuse) with each other, but not with one that binds without it, such as
- * the old Python listener, whichever starts first (#10).
- */
-function portTaken(err: unknown, port: number): unknown {
-  if (!isQtError(err) || (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') return err;
-  return new QtError(err.code, err.message, {
-    cause: err.cause,
-    hint:
-      `another program has UDP port ${port} without address reuse (the old Python listener does; \`ss -ulpn 'sport = :${port}'\` shows which): ` +
-      'stop it, or listen on another --port; several `qtstatus listen` share a port',
-  });
-}
-
 /** Binds and starts printing; the caller decides when to stop. */
 export async function startListening(opts: ListenOptions, out: NodeJS.WriteStream = process.stdout): Promise<Listening> {
   const colour = colourFor(out, opts.json);
@@ -92,9 +77,7 @@ export async function startListening(opts: ListenOptions, out: NodeJS.WriteStrea
       writer.write(opts.json ? formatJson(ev) : formatHuman(ev, colour, opts.verbose === true));
       if (received === opts.count) finish();
     },
-  ).catch((err: unknown) => {
-    throw portTaken(err, opts.port);
-  });
+  ); // a port another program holds: the advice is ../hints.ts's address_in_use
   const started = performance.now();
   const timer = opts.timeout !== undefined ? setTimeout(finish, opts.timeout) : undefined;
   out.on('error', () => finish()); // the reader went away: nothing more to show

@@ -32,9 +32,11 @@ interface Session {
   target: Target;
   credentials: Credentials;
   who: { url: string; identity?: string };
+  /** The ping command: hints name its settings as the user gave them (../hints.ts). */
+  command?: Command;
 }
 
-async function prepare(target: Target, opts: PingOptions): Promise<Session> {
+async function prepare(target: Target, opts: PingOptions, command?: Command): Promise<Session> {
   const err = colourFor(process.stderr, opts.json);
   const warn = (text: string) => process.stderr.write(err.yellow(`qtstatus ping: warning: ${text}`) + '\n');
   if (opts.insecure) {
@@ -52,7 +54,7 @@ async function prepare(target: Target, opts: PingOptions): Promise<Session> {
   // A warning, not an error: the request goes on (issue #12).
   const expiring = credentials.client && expiryWarning(credentials.client);
   if (expiring) warn(`${expiring}; renew it where the CA is: qtstatus certs renew ${credentials.client?.certFile}`);
-  return { target, credentials, who: { url: target.url, identity: credentials.identity } };
+  return { target, credentials, who: { url: target.url, identity: credentials.identity }, command };
 }
 
 async function newClient(s: Session, opts: PingOptions, extra: { connections?: number; keepAliveMs?: number } = {}): Promise<PingClient> {
@@ -85,7 +87,7 @@ async function pingOnce(s: Session, opts: PingOptions): Promise<void> {
   } finally {
     await client.destroy();
   }
-  if (opts.json) process.stdout.write(format.pingJson(s.who, result, failure));
+  if (opts.json) process.stdout.write(format.pingJson(s.who, result, failure, s.command));
   else if (result && failure === undefined) process.stdout.write(format.pingLine(result, s.who, colourFor(process.stdout)));
   if (failure !== undefined) throw failure;
 }
@@ -118,12 +120,17 @@ async function pingMany(s: Session, opts: PingOptions, count: number): Promise<v
       },
     });
     spinner?.stop();
-    process.stdout.write(opts.json ? format.runJson(summary, s.who) : format.runText(summary, s.who, colourFor(process.stdout)));
+    process.stdout.write(opts.json ? format.runJson(summary, s.who, s.command) : format.runText(summary, s.who, colourFor(process.stdout)));
     const main = summary.mainFailure;
     if (main) {
       throw new QtError(main.error.code, `${summary.failed} of ${summary.completed} requests failed; most often (${main.count}): ${main.error.message}`, {
         cause: main.error.cause,
         hint: main.error.hint,
+        reason: main.error.reason,
+        setting: main.error.setting,
+        path: main.error.path,
+        value: main.error.value,
+        facts: main.error.facts,
       });
     }
   } finally {
@@ -152,8 +159,8 @@ async function beat(s: Session, opts: PingOptions, intervalMs: number): Promise<
       intervalMs,
       maxBackoffMs: Math.max(intervalMs, 30_000),
       signal: stop.signal,
-      onBeat: opts.json ? (b) => process.stdout.write(format.beatJson(b)) : undefined,
-      onChange: opts.json ? undefined : (ch) => process.stdout.write(format.changeLine(ch, out)),
+      onBeat: opts.json ? (b) => process.stdout.write(format.beatJson(b, s.command)) : undefined,
+      onChange: opts.json ? undefined : (ch) => process.stdout.write(format.changeLine(ch, out, s.command)),
     });
     process.stderr.write(format.heartbeatSummary(summary, opts.json === true));
   } finally {
@@ -225,15 +232,15 @@ Exit codes:
   6  the server answered another HTTP status (403 user unknown, 429, 5xx …)
 With --count, a failed run exits with the code of its most frequent failure.`,
     )
-    .action(async (url: string, opts: PingOptions) => {
+    .action(async (url: string, opts: PingOptions, command: Command) => {
       checkCombination(opts);
       const target = parseTarget(url);
       let session: Session;
       try {
-        session = await prepare(target, opts);
+        session = await prepare(target, opts, command);
       } catch (err) {
         // --json: a failure before any request is a document on stdout too.
-        if (opts.json) process.stdout.write((await import('../format-ping.ts')).pingJson({ url: target.url }, undefined, err));
+        if (opts.json) process.stdout.write((await import('../format-ping.ts')).pingJson({ url: target.url }, undefined, err, command));
         throw err;
       }
       if (opts.interval !== undefined) await beat(session, opts, opts.interval);

@@ -23,12 +23,15 @@ const RENEW = {
   crl: 're-issue it with `qtstatus certs crl` and copy ca.crl here: it is picked up by itself',
 } as const;
 
-/** Serves until a signal; in a `--workers` process, reports to the primary instead of printing. */
-async function serve(opts: ServeOptions, worker: boolean): Promise<void> {
+/**
+ * Serves until a signal; in a `--workers` process, reports to the primary instead of printing.
+ * `command`: the serve command, so warnings' hints name its settings as the user gave them.
+ */
+async function serve(opts: ServeOptions, worker: boolean, command?: Command): Promise<void> {
   const err = colourFor(process.stderr);
   const info = (text: string) => process.stderr.write(`${text}\n`);
   const warn = (text: string) => info(err.yellow(`qtstatus serve: ${text}`));
-  const plain = (e: unknown) => formatError(e).replace(/^qtstatus: /, '');
+  const plain = (e: unknown) => formatError(e, command).replace(/^qtstatus: /, '');
   const logJson = opts.log === 'json' || (opts.log === 'auto' && !process.stdout.isTTY);
   // Log lines gather for 20 ms: one write for many requests.
   const logs = new BatchWriter(process.stdout, undefined, worker ? 4096 : Infinity, 20);
@@ -133,7 +136,7 @@ Examples:
 Exit codes: 0 after SIGINT or SIGTERM, 1 when it cannot start (a file, the port,
 the store), 2 for a usage error.`,
     )
-    .action(async (opts: ServeOptions) => {
+    .action(async (opts: ServeOptions, command: Command) => {
       if (!['refuse', 'accept'].includes(opts.expiredCrl)) {
         throw new QtError(ErrorCodes.USAGE, `--expired-crl "${opts.expiredCrl}" is not one of refuse, accept`);
       }
@@ -146,6 +149,6 @@ the store), 2 for a usage error.`,
         }
         return runPrimary(opts);
       }
-      await serve(opts, cluster.isWorker);
+      await serve(opts, cluster.isWorker, command);
     });
 }

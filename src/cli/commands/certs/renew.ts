@@ -51,7 +51,7 @@ Examples:
   $ qtstatus certs renew --expiring-within 30d              everything due within 30 days
   $ qtstatus certs bundle server /tmp/srv && scp -r /tmp/srv server:/etc/qtstatus   then SIGHUP serve`,
     )
-    .action(async (file: string | undefined, flags: RenewFlags) => {
+    .action(async (file: string | undefined, flags: RenewFlags, command: Command) => {
       if ((file === undefined) === (flags.expiringWithin === undefined)) {
         throw new QtError(ErrorCodes.USAGE, file === undefined ? 'what to renew: give a certificate FILE or --expiring-within SPAN' : `give ${file} or --expiring-within, not both`);
       }
@@ -74,7 +74,7 @@ Examples:
       const all = await pki.renewExpiring({ ...settings, withinMs: flags.expiringWithin as number });
       if (flags.json) {
         const skipped = all.skipped.map((s) => ({ file: s.file, serial: s.entry.serial, why: s.why }));
-        const failed = all.failed.map((f) => ({ file: f.file, serial: f.entry.serial, error: formatError(f.error).replace(/^qtstatus: /, '') }));
+        const failed = all.failed.map((f) => ({ file: f.file, serial: f.entry.serial, error: formatError(f.error, command).replace(/^qtstatus: /, '') }));
         process.stdout.write(JSON.stringify({ record: all.record, renewed: all.renewed.map(renewedJson), skipped, failed }) + '\n');
       }
       for (const r of all.renewed) {
@@ -82,7 +82,7 @@ Examples:
         say(flags, renewedLine(r));
       }
       for (const s of all.skipped) warn(flags, `left ${s.file} (serial ${s.entry.serial}) alone: ${s.why}`);
-      for (const f of all.failed) process.stderr.write(`${formatError(f.error)}\n`);
+      for (const f of all.failed) process.stderr.write(`${formatError(f.error, command)}\n`);
       if (all.renewed.length === 0 && all.skipped.length === 0 && all.failed.length === 0) say(flags, `nothing in ${all.record} expires within that time`);
       if (all.failed.length > 0) {
         throw new QtError(ErrorCodes.CERT, `${all.failed.length} of ${all.failed.length + all.renewed.length} renewals failed`, { hint: 'see above; the others were written' });

@@ -125,7 +125,12 @@ export interface CertificateAndKey {
 
 /** A certificate and its key; refuses a pair that does not match. */
 export async function readCertificateAndKey(certPath: string, keyPath: string, opts: KeyReadOptions = {}): Promise<CertificateAndKey> {
-  const [certificate, privateKey] = await Promise.all([readCertificateFile(certPath), readPrivateKeyFile(keyPath, opts)]);
+  // Both read at once, but a failure is reported certificate first, so the
+  // same mistake always gives the same message.
+  const [cert, key] = await Promise.allSettled([readCertificateFile(certPath), readPrivateKeyFile(keyPath, opts)]);
+  if (cert.status === 'rejected') throw cert.reason;
+  if (key.status === 'rejected') throw key.reason;
+  const [certificate, privateKey] = [cert.value, key.value];
   if (!keyMatchesCertificate(certificate, privateKey)) {
     throw new QtError(ErrorCodes.CERT, `${opts.what ?? 'key'} ${keyPath} does not belong to ${certPath}`, {
       reason: 'key_mismatch',

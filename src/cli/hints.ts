@@ -51,7 +51,8 @@ export function how(command: Command | undefined, setting: string): How {
 }
 
 type Name = (setting: string) => string;
-type Advice = (e: QtError, name: Name, give: (setting: string, value: string) => string) => string | undefined;
+/** `has(setting)`: whether the command being run has that option (advice names only options that exist, #13). */
+type Advice = (e: QtError, name: Name, give: (setting: string, value: string) => string, has: (setting: string) => boolean) => string | undefined;
 
 const str = (v: unknown, otherwise: string) => (typeof v === 'string' && v !== '' ? v : otherwise);
 const asEmail = (v: unknown) => (typeof v === 'string' && v.includes('@') ? v : 'EMAIL');
@@ -87,7 +88,13 @@ const ADVICE: Record<string, Advice> = {
   // src/pki: the certificate directory and its files
   dir_is_file: (_e, name) => `choose another directory with ${name('dir')}`,
   dir_not_created: (_e, name) => `choose a directory you can write to with ${name('dir')}`,
-  file_exists: (_e, name) => `nothing was written; use ${name('force')} to replace it, or ${name('dir')} or ${name('name')} to write elsewhere`,
+  file_exists: (_e, name, _give, has) => {
+    // Where else a file can go: --out where there is one (p12, whose --name
+    // is the name importers show), else --dir and --name where they exist.
+    const elsewhere = has('dir') ? ['dir', 'name'].filter(has) : has('out') ? ['out'] : [];
+    const replace = has('force') ? `use ${name('force')} to replace it` : 'move it away to replace it';
+    return `nothing was written; ${replace}${elsewhere.length ? `, or ${elsewhere.map(name).join(' or ')} to write elsewhere` : ''}`;
+  },
   ca_exists: (_e, name) => `a CA is never replaced, not even with ${name('force')}; nothing was written`,
   partly_written: (e, name) => {
     const written = (e.facts.written as string[] | undefined) ?? [];
@@ -160,6 +167,8 @@ export function adviceFor(err: QtError, command?: Command): string | undefined {
     err,
     (setting) => how(command, setting).name,
     (setting, value) => how(command, setting).give(value),
+    // Without a command (a library caller, a test) every setting may be named.
+    (setting) => command === undefined || optionOf(command, setting) !== undefined,
   );
 }
 

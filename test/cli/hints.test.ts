@@ -135,3 +135,17 @@ describe('the rule: lower layers name no flag, variable or command in a hint', (
     expect(offending).toEqual([]);
   });
 });
+
+describe('advice names only options the command has (issue #13)', () => {
+  it('certs init suggests no --name, certs p12 --out rather than --dir or its --name', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'qt-hints-')), 'c');
+    expect((await runCli(['certs', 'init', '--dir', dir])).code).toBe(0);
+    const again = await runCli(['certs', 'init', '--dir', dir]);
+    expect(again.stderr).toMatch(/use --force to replace it, or --dir to write elsewhere\)/);
+    const env = { P12_PASSWORD: 'x' };
+    expect((await runCli(['certs', 'p12', join(dir, 'client.crt'), '--password-env', 'P12_PASSWORD'], { env })).code).toBe(0);
+    const p12 = await runCli(['certs', 'p12', join(dir, 'client.crt'), '--password-env', 'P12_PASSWORD'], { env });
+    expect(p12.stderr).toMatch(/use --force to replace it, or --out to write elsewhere\)/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

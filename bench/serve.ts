@@ -12,13 +12,23 @@
 // half second: both are measured under the same conditions. Each round gives
 // one ratio; the figure reported is the median of the rounds'.
 // Goals: b/a >= 0.8 keep-alive, >= 0.9 new connections.
+//
+// With a PostgreSQL server (QTSTATUS_TEST_PG, or --pg URL: a loopback URL
+// of a role that may create databases; `eval "$(.ci/run --postgres)"` starts
+// a throwaway cluster), the keep-alive runs add (c) `qtstatus serve --db
+// postgres://…` on a fresh database made for the run (dropped at the end),
+// side by side with (a) and (b) in the same rounds: goal c/b >= 0.8. The
+// cluster's durability settings are printed with the figures (the CI
+// cluster runs with fsync=off).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { initCertificates } from '../src/pki/make.ts';
-import { SqliteStore } from '../src/store/sqlite.ts';
+import { openStore } from '../src/store/open.ts';
 import type { KeyType } from '../src/pki/keys.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -28,6 +38,35 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5); // per server and round
 const CONCURRENCY = 32;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+
+const { values: flags } = parseArgs({ options: { pg: { type: 'string' } } });
+const PG_ADMIN = flags.pg ?? (process.env.QTSTATUS_TEST_PG || undefined);
+if (PG_ADMIN && !/^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(PG_ADMIN)) {
+  console.error('bench/serve.ts: the PostgreSQL URL must be on loopback (127.0.0.1, localhost or [::1])');
+  process.exit(2);
+}
+
+/** A fresh database on the PostgreSQL server for this run, and how the cluster is set up. */
+async function pgDatabase(admin: string): Promise<{ url: string; drop: () => Promise<void>; settings: string }> {
+  const name = `qt_bench_serve_${process.pid}`;
+  const q = async (sql: string, url = admin) => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows as Array<Record<string, string>>;
+    } finally {
+      await c.end();
+    }
+  };
+  await q(`DROP DATABASE IF EXISTS ${name}`);
+  await q(`CREATE DATABASE ${name}`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  const names = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections'];
+  const rows = await q(`SELECT name, setting, unit FROM pg_settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')})`);
+  const settings = names.map((n) => rows.find((r) => r.name === n)).filter((r) => r !== undefined).map((r) => `${r.name}=${r.setting}${r.unit && r.unit !== '' ? ` ${r.unit}` : ''}`).join(', ');
+  return { url: u.href, settings, drop: () => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => {}) };
+}
 
 interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }
 
@@ -74,10 +113,10 @@ async function stop(child: ChildProcess): Promise<void> {
   await closed;
 }
 
-async function startServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: number, mode: 'keepalive' | 'new') {
-  const db = join(dir, `bench-${mode}.db`);
-  if (kind === 'qtstatus') {
-    const s = SqliteStore.open(db);
+async function startServer(kind: 'bare' | 'qtstatus' | 'postgres', dir: string, udpPort: number, mode: 'keepalive' | 'new') {
+  const db = kind === 'postgres' ? (pgUrl as string) : join(dir, `bench-${mode}.db`);
+  if (kind !== 'bare') {
+    const s = await openStore(db);
     await s.addUsers([USER], 1n);
     await s.close();
   }
@@ -90,23 +129,30 @@ async function startServer(kind: 'bare' | 'qtstatus', dir: string, udpPort: numb
   return { child, db, url: await started(child) };
 }
 
-/** One round: both servers side by side, the load taking turns between them. */
+/** One round: the servers side by side, the load taking turns between them. */
 async function round(dir: string, udpPort: number, mode: 'keepalive' | 'new', bareFirst: boolean) {
   const bare = await startServer('bare', dir, udpPort, mode);
   const qt = await startServer('qtstatus', dir, udpPort, mode);
+  const pgs = mode === 'keepalive' && pgUrl ? await startServer('postgres', dir, udpPort, mode) : undefined;
   const before = BigInt(Date.now()) * 1_000_000n;
-  const results = await load(bareFirst ? [bare.url, qt.url] : [qt.url, bare.url], dir, mode);
+  const order = [...(bareFirst ? [bare, qt] : [qt, bare]), ...(pgs ? [pgs] : [])];
+  const results = await load(order.map((s) => s.url), dir, mode);
   const after = BigInt(Date.now()) * 1_000_000n;
   const of = (url: string) => results.find((r) => r.url === `${url}/api/client`) as Load;
   const run = (s: typeof bare) => ({ result: of(s.url), rss: peakRssMb(s.child.pid as number) });
+  const checked = async (s: typeof bare) => ({ ...run(s), udp: await udpCounters(s.child) });
   const a = run(bare);
-  const b = { ...run(qt), udp: await udpCounters(qt.child) };
-  await Promise.all([stop(bare.child), stop(qt.child)]);
-  // Every acknowledged update announced once; the store holds one from the run's end.
-  const s = SqliteStore.open(qt.db);
-  const stored = (await s.getUser(USER))?.lastSeenNs ?? 0n;
-  await s.close();
-  return { a, b, fresh: stored >= before && stored <= after };
+  const b = await checked(qt);
+  const c = pgs ? await checked(pgs) : undefined;
+  await Promise.all([bare, qt, ...(pgs ? [pgs] : [])].map((s) => stop(s.child)));
+  // Every acknowledged update announced once; the store holds one from the round's end.
+  const fresh = async (db: string) => {
+    const s = await openStore(db);
+    const stored = (await s.getUser(USER))?.lastSeenNs ?? 0n;
+    await s.close();
+    return stored >= before && stored <= after;
+  };
+  return { a, b: { ...b, fresh: await fresh(qt.db) }, c: c && pgs ? { ...c, fresh: await fresh(pgs.db) } : undefined };
 }
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -125,33 +171,62 @@ const udpPort = await new Promise<number>((resolve, reject) => {
 sink.stdout.destroy();
 process.once('exit', () => sink.kill('SIGKILL')); // also when a round throws
 
-console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server, loopback only\n`);
-let failed = false;
-for (const keyType of ['ecdsa-p256', 'rsa-2048'] as KeyType[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'qt-bench-'));
-  try {
-    await initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: [USER], days: 30, caDays: 30, keyType, force: false });
-    for (const mode of ['keepalive', 'new'] as const) {
-      console.log(`${keyType}, ${mode === 'keepalive' ? 'keep-alive' : 'new connection per request'}: the median round`);
-      const rounds = [];
-      for (let i = 0; i < ROUNDS; i++) {
-        const r = await round(dir, udpPort, mode, i % 2 === 0);
-        rounds.push(r);
-        const acked = r.b.result.statuses['204'] ?? 0;
-        if (r.b.udp.sent !== acked || r.b.udp.failed !== 0 || !r.fresh) {
-          console.log(`  round ${i + 1}: ${acked} updates acknowledged, ${r.b.udp.sent} announced, ${r.b.udp.failed} failed; stored from this run: ${r.fresh ? 'yes' : 'NO'}`);
-          failed = true;
-        }
-      }
-      const ratios = rounds.map((r) => r.b.result.rps / r.a.result.rps);
-      console.log(row('(a) bare https, 204', rounds.map((r) => r.a)));
-      console.log(row('(b) qtstatus serve', rounds.map((r) => r.b)));
-      const goal = mode === 'keepalive' ? 0.8 : 0.9;
-      console.log(`  ratio b/a ${medianOf(ratios).toFixed(2)} (goal >= ${goal}; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}); every acknowledged update announced and the newest stored: ${failed ? 'NO' : 'yes'}\n`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+let pgUrl: string | undefined;
+let pgDrop: (() => Promise<void>) | undefined;
+let pgSettings = '';
+if (PG_ADMIN) {
+  const made = await pgDatabase(PG_ADMIN);
+  pgUrl = made.url;
+  pgDrop = made.drop;
+  pgSettings = made.settings;
 }
-sink.kill('SIGKILL');
+
+console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server, loopback only`);
+console.log(pgUrl
+  ? `PostgreSQL: (c) on a fresh database of ${new URL(PG_ADMIN as string).host} (${pgSettings})\n`
+  : 'PostgreSQL: not measured (set QTSTATUS_TEST_PG=postgres://… or pass --pg URL; eval "$(.ci/run --postgres)" starts a throwaway cluster on loopback)\n');
+let failed = false;
+try {
+  for (const keyType of ['ecdsa-p256', 'rsa-2048'] as KeyType[]) {
+    const dir = mkdtempSync(join(tmpdir(), 'qt-bench-'));
+    try {
+      await initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: [USER], days: 30, caDays: 30, keyType, force: false });
+      for (const mode of ['keepalive', 'new'] as const) {
+        console.log(`${keyType}, ${mode === 'keepalive' ? 'keep-alive' : 'new connection per request'}: the median round`);
+        const rounds = [];
+        let ok = true;
+        for (let i = 0; i < ROUNDS; i++) {
+          const r = await round(dir, udpPort, mode, i % 2 === 0);
+          rounds.push(r);
+          for (const [name, x] of [['b', r.b], ['c', r.c]] as const) {
+            if (!x) continue;
+            const acked = x.result.statuses['204'] ?? 0;
+            if (x.udp.sent !== acked || x.udp.failed !== 0 || !x.fresh || acked !== x.result.requests) {
+              console.log(`  round ${i + 1} (${name}): ${x.result.requests} answered, ${acked} updates acknowledged, ${x.udp.sent} announced, ${x.udp.failed} failed; stored from this run: ${x.fresh ? 'yes' : 'NO'}`);
+              ok = false;
+            }
+          }
+        }
+        failed ||= !ok;
+        const ratios = rounds.map((r) => r.b.result.rps / r.a.result.rps);
+        console.log(row('(a) bare https, 204', rounds.map((r) => r.a)));
+        console.log(row('(b) qtstatus serve', rounds.map((r) => r.b)));
+        const pgRounds = rounds.flatMap((r) => (r.c ? [{ ...r, c: r.c }] : []));
+        if (pgRounds.length > 0) console.log(row('(c) serve, PostgreSQL', pgRounds.map((r) => r.c)));
+        const goal = mode === 'keepalive' ? 0.8 : 0.9;
+        console.log(`  ratio b/a ${medianOf(ratios).toFixed(2)} (goal >= ${goal}; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+        if (pgRounds.length > 0) {
+          const pgRatios = pgRounds.map((r) => r.c.result.rps / r.b.result.rps);
+          console.log(`  ratio c/b (PostgreSQL/SQLite) ${medianOf(pgRatios).toFixed(2)} (goal >= 0.8; rounds ${pgRatios.map((r) => r.toFixed(2)).join(', ')})`);
+        }
+        console.log(`  every acknowledged update announced and the newest stored: ${ok ? 'yes' : 'NO'}\n`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+} finally {
+  sink.kill('SIGKILL');
+  await pgDrop?.();
+}
 if (failed) process.exitCode = 1;

@@ -5,6 +5,8 @@
 // update (PG.seenBatch) is PostgreSQL's alone: SQLite runs the same rule as
 // up to three small statements inside one transaction, which costs it less.
 
+import type { ListQuery } from './store.ts';
+
 export type Row = Record<string, unknown>;
 
 /** Each entry moves the schema one version up; never edit a released one. */
@@ -31,6 +33,8 @@ export const SQL = {
   removeUser: 'DELETE FROM users WHERE email = $1',
   getUser: 'SELECT email, created_ns, last_seen_ns, ip, port FROM users WHERE email = $1',
   listUsers: 'SELECT email, created_ns, last_seen_ns, ip, port FROM users ORDER BY email',
+  // Adding one user (SQLite: one statement per address, a batch per
+  // transaction; PostgreSQL: PG.addUsers).
   // Recording an update (recordSeen) on SQLite is up to three statements,
   // the first the only one in the common case: without RETURNING, whose
   // result table costs a third of the update (bench/serve.ts).
@@ -47,6 +51,30 @@ export const SQL = {
            ON CONFLICT (email) DO NOTHING`,
   check: 'SELECT 1 AS ok',
 } as const;
+
+/**
+ * `listUsers(query)` as one statement for both engines, with its parameters
+ * (the times, in order). No index serves last_seen_ns (docs/architecture.md,
+ * "Stores"): sorting or filtering by it reads the whole table once, which
+ * both engines do in bounded memory (an external sort when it is large).
+ */
+export function listUsersSql(query: ListQuery = {}): { sql: string; params: bigint[] } {
+  const where: string[] = [];
+  const params: bigint[] = [];
+  if (query.seenSinceNs !== undefined) {
+    params.push(query.seenSinceNs);
+    where.push(`last_seen_ns >= $${params.length}`);
+  }
+  if (query.notSeenSinceNs !== undefined) {
+    params.push(query.notSeenSinceNs);
+    where.push(`(last_seen_ns IS NULL OR last_seen_ns < $${params.length})`);
+  }
+  const order = query.order === 'last-seen' ? 'last_seen_ns DESC NULLS LAST, email' : 'email';
+  return {
+    sql: `SELECT email, created_ns, last_seen_ns, ip, port FROM users${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`,
+    params,
+  };
+}
 
 /** `$1` → `?1`: SQLite's numbered form of the same placeholder. */
 export const sqliteSql = (sql: string): string => sql.replace(/\$(\d+)/g, '?$1');
@@ -87,6 +115,29 @@ export const PG = {
     )
     SELECT email, last_seen_ns::text AS seen, false AS enrolled FROM old
     UNION ALL SELECT email, NULL, true FROM ins`,
+  // The same for a batch in which no update may enrol (a server without
+  // --auto-enroll: every batch): only $1-$4, no `ins`. The same rows as
+  // seenBatch gives such a batch, for ~40% less of PostgreSQL's time per
+  // batch (137 against 236 µs a round trip for 12 updates, docs/benchmarks.md).
+  seenBatchKnown: `WITH b AS (
+      SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[]) AS b(email, now_ns, ip, port)
+    ), old AS (
+      SELECT u.email, u.last_seen_ns FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
+    ), upd AS (
+      UPDATE users u SET last_seen_ns = b.now_ns, ip = b.ip, port = b.port
+      FROM b JOIN old ON old.email = b.email
+      WHERE u.email = b.email AND (old.last_seen_ns IS NULL OR old.last_seen_ns <= b.now_ns)
+    )
+    SELECT email, last_seen_ns::text AS seen, false AS enrolled FROM old`,
+  // Many users in one statement (`users add --from`): $1 the emails as a
+  // text array, $2 the time. Inserted in email order, as seenBatch enrols,
+  // so a bulk add and a server enrolling the same new users never wait on
+  // each other in a cycle; duplicates within the array are skipped like
+  // existing users (DO NOTHING). Returns the emails that were new.
+  addUsers: `INSERT INTO users (email, created_ns)
+      SELECT e, $2::int8 FROM unnest($1::text[]) AS e ORDER BY e
+      ON CONFLICT (email) DO NOTHING
+      RETURNING email`,
   /** Migrations from several processes at once take turns (any constant key of ours). */
   migrationLock: 'SELECT pg_advisory_xact_lock(7316253114230011)',
   /** check(): can this connection write (not a standby, not read-only)? */
@@ -143,6 +194,9 @@ export function groupByEmail(updates: readonly SeenLike[]): Map<string, EmailBat
 const textItem = (s: string) => `"${s.replace(/[\\"]/g, '\\$&')}"`;
 const arrayOf = (items: string[]) => `{${items.join(',')}}`;
 
+/** A PostgreSQL text[] literal of `items`, each quoted and escaped. */
+export const textArray = (items: readonly string[]): string => arrayOf(items.map(textItem));
+
 /**
  * PG.seenBatch's parameters as array literals (text): every client sends
  * them the same way, with no per-client array encoding. Numbers are
@@ -161,6 +215,17 @@ export function seenBatchParams(updates: readonly SeenLike[] | Map<string, Email
     col((g) => (g.eCreated === null ? 'NULL' : textItem(g.eIp))),
     col((g) => (g.eCreated === null ? 'NULL' : String(g.ePort))),
   ];
+}
+
+/**
+ * The statement and parameters for one batch: PG.seenBatch when some update
+ * may enrol, PG.seenBatchKnown (four parameters) otherwise.
+ */
+export function seenBatchQuery(groups: Map<string, EmailBatch>): { name: string; text: string; values: string[] } {
+  for (const g of groups.values()) if (g.eCreated !== null) return { name: 'qt_seen_batch', text: PG.seenBatch, values: seenBatchParams(groups) };
+  const all = [...groups.values()];
+  const col = (f: (g: EmailBatch) => string) => arrayOf(all.map(f));
+  return { name: 'qt_seen_known', text: PG.seenBatchKnown, values: [col((g) => textItem(g.email)), col((g) => String(g.now)), col((g) => textItem(g.ip)), col((g) => String(g.port))] };
 }
 
 // Migrations, written once: a plan that yields each statement and is given

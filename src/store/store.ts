@@ -25,15 +25,40 @@ export interface SeenUpdate {
   enroll: boolean;
 }
 
+/** How `listUsers` orders and filters (all optional: every user, by email). */
+export interface ListQuery {
+  /**
+   * 'email' (the default): by address, in the database's text order (SQLite:
+   * bytewise; PostgreSQL: the database's collation). 'last-seen': the most
+   * recently seen first, never-seen users last, ties by email.
+   */
+  order?: 'email' | 'last-seen';
+  /** Only users seen at or after this time (ns since the epoch). */
+  seenSinceNs?: bigint;
+  /** Only users never seen, or last seen before this time (ns since the epoch). */
+  notSeenSinceNs?: bigint;
+}
+
 export interface Store {
   /** A short description for logs, never a password: "sqlite:/var/lib/qtstatus.db", "postgres://qt:***@db1:5432,db2:5432/qtstatus". */
   readonly description: string;
-  /** Adds users; returns those that were new. */
+  /**
+   * Adds users in one transaction (callers with many give batches: the CLI
+   * gives 10,000 at a time); returns those that were new, in the order
+   * given, each once. An email already there (or earlier in the list) is
+   * left as it is.
+   */
   addUsers(emails: string[], nowNs: bigint): Promise<string[]>;
   /** Removes a user; false if there was none. */
   removeUser(email: string): Promise<boolean>;
   getUser(email: string): Promise<UserRecord | undefined>;
-  listUsers(): Promise<UserRecord[]>;
+  /**
+   * The users, streamed: rows are read from the database a page at a time
+   * as the caller iterates, so memory stays flat whatever their number.
+   * Stopping early (break, return, a throw) frees the statement or cursor.
+   * Errors (a store QtError) surface from the iteration.
+   */
+  listUsers(query?: ListQuery): AsyncIterable<UserRecord>;
   /**
    * Records that a user was seen, committed before it resolves (a rejection
    * promises nothing either way). Last seen never moves backwards and the IP
@@ -48,4 +73,11 @@ export interface Store {
   /** Throws when the store cannot take updates now (for /healthz); never waits long. */
   check(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Every user of a listing in one array: for tests and small stores only (listUsers streams). */
+export async function collectUsers(users: AsyncIterable<UserRecord>): Promise<UserRecord[]> {
+  const all: UserRecord[] = [];
+  for await (const u of users) all.push(u);
+  return all;
 }

@@ -88,7 +88,7 @@ describe('dist/qtstatus, alone, without node', () => {
     server.child.kill('SIGTERM');
     const code = await new Promise((res) => server.child.on('close', res));
     expect(code).toBe(0);
-    const users = JSON.parse(run(['users', 'list', '--json']).stdout);
+    const users = run(['users', 'list', '--json']).stdout.trim().split('\n').map((l: string) => JSON.parse(l)); // one object a line
     expect(users[0]).toMatchObject({ email: 'valid_user@qt-test.com', ip: '127.0.0.1', port: r.localPort });
     expect(readFileSync(join(certs, 'ca.crt'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
   });

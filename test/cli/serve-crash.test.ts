@@ -144,7 +144,7 @@ async function crashRound(): Promise<Round> {
   const listed = await runCli(['users', 'list', '--json', '--db', db]);
   expect(listed.code, listed.stderr).toBe(0);
   const stored = new Map<string, { lastSeenNs: bigint | null }>();
-  for (const u of JSON.parse(listed.stdout) as Array<{ email: string; lastSeenNs: string | null }>) {
+  for (const u of listed.stdout.trim().split('\n').map((l) => JSON.parse(l)) as Array<{ email: string; lastSeenNs: string | null }>) { // one object a line
     stored.set(u.email, { lastSeenNs: u.lastSeenNs === null ? null : BigInt(u.lastSeenNs) });
   }
   again.kill('SIGKILL'); // the next round starts its own (a kill here is no test: nothing is in flight)

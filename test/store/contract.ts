@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.ts';
-import type { Store } from '../../src/store/store.ts';
+import { collectUsers, type ListQuery, type Store } from '../../src/store/store.ts';
 
 const OPEN_TS = fileURLToPath(new URL('../../src/store/open.ts', import.meta.url));
 
@@ -66,12 +66,69 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
     it('adds, lists, shows and removes users', withStore(async (s) => {
       expect(await s.addUsers(['b@example.com', 'a@example.com'], 10n)).toEqual(['b@example.com', 'a@example.com']);
       expect(await s.addUsers(['a@example.com', 'c@example.com'], 20n)).toEqual(['c@example.com']);
-      expect((await s.listUsers()).map((u) => u.email)).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+      expect((await collectUsers(s.listUsers())).map((u) => u.email)).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
       expect(await s.getUser('a@example.com')).toEqual({ email: 'a@example.com', createdNs: 10n, lastSeenNs: null, ip: null, port: null });
       expect(await s.removeUser('a@example.com')).toBe(true);
       expect(await s.removeUser('a@example.com')).toBe(false);
       expect(await s.getUser('a@example.com')).toBeUndefined();
     }));
+
+    it('adds many in one call: the new ones once each, in the order given', withStore(async (s) => {
+      expect(await s.addUsers(['x@example.com', 'y@example.com', 'x@example.com', 'z@example.com'], 1n)).toEqual(['x@example.com', 'y@example.com', 'z@example.com']);
+      expect(await s.addUsers(['z@example.com', 'w@example.com', 'w@example.com'], 2n)).toEqual(['w@example.com']);
+      expect(await s.addUsers([], 3n)).toEqual([]);
+      expect(await s.getUser('w@example.com')).toEqual({ email: 'w@example.com', createdNs: 2n, lastSeenNs: null, ip: null, port: null });
+      expect(await s.getUser('z@example.com')).toMatchObject({ createdNs: 1n });
+    }));
+
+    it('lists by email or by last seen (newest first, never seen last), filtered by how recently seen', withStore(async (s) => {
+      const e = (c: string) => `${c}@example.com`;
+      await s.addUsers(['d', 'b', 'a', 'c', 'e'].map(e), 1n);
+      await s.recordSeen(seen(e('a'), 300n, '10.0.0.1', 7));
+      await s.recordSeen(seen(e('b'), 100n));
+      await s.recordSeen(seen(e('c'), 300n)); // ties with a: by email
+      await s.recordSeen(seen(e('e'), 200n));
+      // d: never seen
+      const emails = async (q?: ListQuery) => (await collectUsers(s.listUsers(q))).map((u) => u.email[0]).join('');
+      expect(await emails()).toBe('abcde');
+      expect(await emails({ order: 'email' })).toBe('abcde');
+      expect(await emails({ order: 'last-seen' })).toBe('acebd');
+      expect(await emails({ seenSinceNs: 200n })).toBe('ace'); // at or after
+      expect(await emails({ notSeenSinceNs: 200n })).toBe('bd'); // before, or never
+      expect(await emails({ order: 'last-seen', seenSinceNs: 100n, notSeenSinceNs: 300n })).toBe('eb');
+      expect(await emails({ seenSinceNs: 301n })).toBe('');
+      expect(await emails({ notSeenSinceNs: 0n })).toBe('d');
+      expect((await collectUsers(s.listUsers({ order: 'last-seen' })))[0]).toEqual({ email: e('a'), createdNs: 1n, lastSeenNs: 300n, ip: '10.0.0.1', port: 7 });
+    }));
+
+    it('streams many users page by page; a listing stopped early frees what it held', withStore(async (s) => {
+      const n = 2345; // several of either engine's pages
+      const all = Array.from({ length: n }, (_, i) => `u${String(i).padStart(5, '0')}@example.com`);
+      await s.addUsers([...all].reverse(), 1n);
+      expect((await collectUsers(s.listUsers())).map((u) => u.email)).toEqual(all);
+      // More listings stopped early than PostgreSQL's pool has connections:
+      // each one's cursor is closed and its connection reused.
+      for (let k = 0; k < 6; k++) {
+        let seenNow = 0;
+        for await (const u of s.listUsers({ order: 'last-seen' })) {
+          expect(u.email).toBe(all[seenNow]);
+          if (++seenNow === 3) break;
+        }
+      }
+      // Two listings at once, and updates while one is open.
+      const a = s.listUsers()[Symbol.asyncIterator]();
+      const b = s.listUsers({ notSeenSinceNs: 10n })[Symbol.asyncIterator]();
+      expect((await a.next()).value?.email).toBe(all[0]);
+      expect((await b.next()).value?.email).toBe(all[0]);
+      expect(await s.recordSeen(seen(all[n - 1] as string, 5n))).toEqual({ lastSeenNs: 5n });
+      expect(await s.addUsers(['zz@example.com'], 2n)).toEqual(['zz@example.com']);
+      let rest = 0;
+      for (let r = await a.next(); !r.done; r = await a.next()) rest++;
+      await b.return?.();
+      expect(rest).toBeGreaterThanOrEqual(n - 1);
+      expect((await collectUsers(s.listUsers({ order: 'last-seen' })))[0]?.email).toBe(all[n - 1]);
+      expect((await collectUsers(s.listUsers())).length).toBe(n + 1);
+    }), 60_000);
 
     it('records last seen for registered users only, exactly as 64-bit nanoseconds', withStore(async (s) => {
       await s.addUsers(['u@example.com'], 1n);
@@ -138,6 +195,23 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
       expect(await s.getUser('a@example.com')).toMatchObject({ lastSeenNs: 2500n, ip: '10.0.0.5', port: 5 });
       expect(await s.getUser('b@example.com')).toMatchObject({ lastSeenNs: 10n, ip: '10.0.1.1', port: 1 });
       expect(await s.getUser('new@example.com')).toEqual({ email: 'new@example.com', createdNs: 7n, lastSeenNs: 9n, ip: '10.0.2.2', port: 2 });
+      expect(await s.getUser('nobody@example.com')).toBeUndefined();
+    }));
+
+    it('answers a turn of updates none of which may enrol (the server without --auto-enroll) the same way', withStore(async (s) => {
+      await s.addUsers(['a@example.com', 'b@example.com'], 1n);
+      await s.recordSeen(seen('a@example.com', 2000n, '10.0.0.1', 1));
+      const answers = await Promise.all([
+        s.recordSeen(seen('a@example.com', 1500n, '10.0.0.2', 2)), // older than stored
+        s.recordSeen(seen('b@example.com', 10n, '10.0.1.1', 1)),
+        s.recordSeen(seen('nobody@example.com', 5n)),
+        s.recordSeen(seen('a@example.com', 2500n, '10.0.0.3', 3)),
+        s.recordSeen(seen('b@example.com', 5n, '10.0.1.2', 2)), // older than the first b
+        s.recordSeen(seen('a@example.com', 2200n, '10.0.0.4', 4)),
+      ]);
+      expect(answers).toEqual([{ lastSeenNs: 2000n }, { lastSeenNs: 10n }, undefined, { lastSeenNs: 2500n }, { lastSeenNs: 10n }, { lastSeenNs: 2500n }]);
+      expect(await s.getUser('a@example.com')).toMatchObject({ lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 });
+      expect(await s.getUser('b@example.com')).toMatchObject({ lastSeenNs: 10n, ip: '10.0.1.1', port: 1 });
       expect(await s.getUser('nobody@example.com')).toBeUndefined();
     }));
 

@@ -168,6 +168,38 @@ if (!PG_URL) {
     });
   });
 
+  describe.skipIf(!PG_PASSWORD_URL)('users commands on PostgreSQL with a password in the URL', () => {
+    it('bulk add from standard input, NDJSON list and the messages: the password never shown', async () => {
+      const pwUrl = PG_PASSWORD_URL as string;
+      const password = decodeURIComponent(new URL(pwUrl).password);
+      const user = decodeURIComponent(new URL(pwUrl).username);
+      const db = withUrl(pwUrl, { database: dbName(await freshDatabase(user)) });
+      const env = { QTSTATUS_DB: db };
+      const lines = Array.from({ length: 12_345 }, (_, i) => `bulk${i}@example.com`);
+      const add = await runCli(['users', 'add', '--from', '-'], { env, input: `# all of them\n${lines.join('\r\n')}\n${lines[7]}\n` });
+      expect(add.code, add.stderr).toBe(0);
+      expect(add.stderr).toBe('added 12345, already there 1 (12346 addresses from standard input; 1 blank or comment line skipped)\n');
+      const bad = await runCli(['users', 'add', '--from', '-'], { env, input: 'fine@example.com\nnope\n' });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('  line 2: "nope" (it has no @)\n');
+      const list = await runCli(['users', 'list', '--json'], { env });
+      expect(list.code, list.stderr).toBe(0);
+      const emails = list.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { email: string }).email);
+      expect(emails).toHaveLength(12_345); // "fine" was not added
+      expect(new Set(emails)).toEqual(new Set(lines)); // in the database's collation order
+      const none = await runCli(['users', 'list', '--seen-within', '1h'], { env });
+      expect(none.code).toBe(0);
+      expect(none.stderr).toMatch(new RegExp(`^no users seen within 1h in postgres://${user}:\\*\\*\\*@`));
+      const show = await runCli(['users', 'show', 'nobody@example.com'], { env });
+      const remove = await runCli(['users', 'remove', 'nobody@example.com'], { env });
+      for (const r of [show, remove]) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`no user nobody@example\\.com in postgres://${user}:\\*\\*\\*@`));
+      }
+      for (const r of [add, bad, list, none, show, remove]) expect(r.stderr + r.stdout).not.toContain(password);
+    }, 60_000);
+  });
+
   describe('postgres hosts and TLS', () => {
     it('a URL with two hosts where the first is down', async () => {
       const db = await freshDatabase();
@@ -328,7 +360,7 @@ if (!PG_URL) {
         }
         const list = await runCli(['users', 'list', '--json'], { env });
         expect(list.code, list.stderr).toBe(0);
-        const users = JSON.parse(list.stdout) as Array<{ email: string; lastSeenNs: string | null; port: number }>;
+        const users = list.stdout.trim().split('\n').map((l) => JSON.parse(l)) as Array<{ email: string; lastSeenNs: string | null; port: number }>;
         expect(users.map((u) => u.email)).toEqual([VALID_USER]);
         expect(users[0]?.lastSeenNs).not.toBeNull();
         const show = await runCli(['users', 'show', VALID_USER], { env });

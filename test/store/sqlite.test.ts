@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,5 +119,52 @@ describe('sqlite store integrity', () => {
     expect(() => SqliteStore.open(file, { verify: true })).toThrow(/the database .*damaged\.db is corrupt: database disk image is malformed/);
     const unchecked = SqliteStore.open(file); // what a server without the check would have started on
     await unchecked.close();
+  });
+});
+
+// Issue #11: checkpoints (two fsyncs each) off the server's event loop.
+describe('sqlite store checkpoints', () => {
+  /** last_seen_ns of `email` in the database file alone, without its WAL: what has been checkpointed. */
+  const inFile = (file: string, email: string) => {
+    const copy = `${file}.copy`;
+    copyFileSync(file, copy);
+    const db = new DatabaseSync(copy, { readOnly: true });
+    try {
+      return (db.prepare('SELECT last_seen_ns FROM users WHERE email = ?').get(email) as { last_seen_ns: number | null } | undefined)?.last_seen_ns;
+    } finally {
+      db.close();
+      rmSync(copy, { force: true });
+    }
+  };
+
+  it('the server\'s store checkpoints in the background: a commit reaches the file without waiting for 1000 pages', async () => {
+    const file = join(dir, 'checkpoint.db');
+    const setup = SqliteStore.open(file);
+    await setup.addUsers(['c@example.com'], 1n);
+    await setup.close(); // all in the file
+    const s = SqliteStore.open(file, { writeTimeoutMs: 2000 });
+    expect(await s.recordSeen({ email: 'c@example.com', nowNs: 42n, ip: '::1', port: 1, enroll: false })).toEqual({ lastSeenNs: 42n });
+    let value: number | null | undefined;
+    for (let i = 0; i < 40 && value !== 42; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      value = inFile(file, 'c@example.com');
+    }
+    expect(value).toBe(42); // one commit of a page or two: SQLite alone would have left it in the WAL
+    const t = Date.now();
+    await s.close();
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect(existsSync(`${file}-wal`)).toBe(false); // the last connection closed: WAL checkpointed and removed
+  });
+
+  it('a command\'s store leaves checkpoints to SQLite, as before', async () => {
+    const file = join(dir, 'checkpoint-cmd.db');
+    const setup = SqliteStore.open(file);
+    await setup.addUsers(['c@example.com'], 1n);
+    await setup.close();
+    const s = SqliteStore.open(file);
+    await s.recordSeen({ email: 'c@example.com', nowNs: 42n, ip: '::1', port: 1, enroll: false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(inFile(file, 'c@example.com')).toBeNull(); // the update is still only in the WAL
+    await s.close();
   });
 });

@@ -52,7 +52,7 @@ it('does not create a database to list, show or remove from', async () => {
 
 it('--help says what --db takes', async () => {
   const help = (await runCli(['users', 'list', '--help'])).stdout.replace(/\s+/g, ' ');
-  expect(help).toMatch(/--db <file\|url> SQLite file or postgres:\/\/ URL \(env QTSTATUS_DB\)/);
+  expect(help).toMatch(/--db <file\|url> SQLite file or postgres:\/\/ URL \(default: "qtstatus\.db", env: QTSTATUS_DB\)/);
   expect(help).toMatch(/last-seen: the most recently seen first, never-seen users last/);
 });
 

@@ -82,10 +82,9 @@ function sourceHash(): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The standalone executable of the current sources, built as
- * scripts/build-binary.ts builds dist/qtstatus (esbuild bundle, the pinned
- * Node stripped, `node --build-sea` with the code cache, NODE_OPTIONS
- * ignored), but in dist/pkg/sea-<hash>/. Several builds at once (the .deb
+ * The standalone executable of the current sources, built by ./sea.ts as
+ * for dist/qtstatus, but in dist/pkg/sea-<hash>/ (dist/qtstatus is rebuilt
+ * by test/cli/binary.test.ts beside). Several builds at once (the .deb
  * and image tests) wait for one another through a lock directory.
  */
 export async function standaloneExecutable(log: (s: string) => void = () => {}): Promise<string> {
@@ -121,27 +120,10 @@ export async function standaloneExecutable(log: (s: string) => void = () => {}):
 
 async function buildExecutable(dir: string, log: (s: string) => void): Promise<void> {
   const started = Date.now();
-  const { bundle } = await import('./bundle.ts');
+  const { buildSea } = await import('./sea.ts');
   const tmp = mkdtempSync(`${dir}.tmp-`);
   try {
-    const main = join(tmp, 'qtstatus.cjs');
-    copyFileSync(await bundle(), main);
-    const base = join(tmp, 'node-base');
-    copyFileSync(process.execPath, base);
-    chmodSync(base, 0o755);
-    try {
-      sh('strip', ['--strip-all', base]);
-      sh(base, ['-e', '0']);
-    } catch {
-      copyFileSync(process.execPath, base); // no strip, or the stripped binary failed: keep it whole
-    }
-    const output = join(tmp, 'qtstatus');
-    const config = join(tmp, 'sea-config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({ main, mainFormat: 'commonjs', executable: base, output, disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false, execArgvExtension: 'none' }),
-    );
-    sh(process.execPath, ['--build-sea', config]);
+    const { output, base } = await buildSea(tmp);
     const version = sh(output, ['--version']).trim();
     if (version !== PKG.version) throw new Error(`the new executable says ${version}, not ${PKG.version}`);
     rmSync(base);

@@ -25,7 +25,7 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { maskPasswords, parsePostgresUrl, passwordFromFile, type PgConfig, type PgHost } from './pg-config.ts';
-import { groupByEmail, listUsersSql, migrationPlan, NewerSchemaError, PG, runAsync, seenBatchQuery, SQL, textArray, type Row } from './schema.ts';
+import { groupByEmail, listUsersSql, migrationPlan, NewerSchemaError, PG, runAsync, seenBatchQuery, SQL, textArray, toRecord, type Row } from './schema.ts';
 import type { ListQuery, SeenUpdate, Store, UserRecord } from './store.ts';
 
 export interface PostgresOpenOptions {
@@ -334,15 +334,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-function toRecord(row: Row): UserRecord {
-  return {
-    email: row.email as string,
-    createdNs: BigInt(row.created_ns as string),
-    lastSeenNs: row.last_seen_ns === null ? null : BigInt(row.last_seen_ns as string),
-    ip: row.ip as string | null,
-    port: row.port === null ? null : Number(row.port),
-  };
-}
 
 export class PostgresStore implements Store {
   readonly description: string;

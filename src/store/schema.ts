@@ -5,7 +5,7 @@
 // update (PG.seenBatch) is PostgreSQL's alone: SQLite runs the same rule as
 // up to three small statements inside one transaction, which costs it less.
 
-import type { ListQuery } from './store.ts';
+import type { ListQuery, UserRecord } from './store.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -21,6 +21,20 @@ export const MIGRATIONS: readonly string[][] = [
      )`,
   ],
 ];
+
+/**
+ * A row of getUser or listUsers as a record, for both engines: SQLite reads
+ * the 64-bit columns as bigint, PostgreSQL as text; BigInt takes either.
+ */
+export function toRecord(row: Record<string, unknown>): UserRecord {
+  return {
+    email: row.email as string,
+    createdNs: BigInt(row.created_ns as bigint | string),
+    lastSeenNs: row.last_seen_ns === null ? null : BigInt(row.last_seen_ns as bigint | string),
+    ip: row.ip as string | null,
+    port: row.port === null ? null : Number(row.port),
+  };
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

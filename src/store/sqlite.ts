@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, QtError } from '../errors.ts';
-import { listUsersSql, migrationPlan, NewerSchemaError, runSync, SQL, sqliteSql, type Row } from './schema.ts';
+import { listUsersSql, migrationPlan, NewerSchemaError, runSync, SQL, sqliteSql, toRecord, type Row } from './schema.ts';
 import type { ListQuery, SeenUpdate, Store, UserRecord } from './store.ts';
 
 export interface SqliteOpenOptions {
@@ -61,15 +61,6 @@ const isBusy = (err: unknown) => {
   return (code !== undefined && (code & 0xff) === 5) || /database is locked|SQLITE_BUSY/.test(String((err as Error)?.message));
 };
 
-function toRecord(row: Row): UserRecord {
-  return {
-    email: row.email as string,
-    createdNs: BigInt(row.created_ns as bigint),
-    lastSeenNs: row.last_seen_ns === null ? null : BigInt(row.last_seen_ns as bigint),
-    ip: row.ip as string | null,
-    port: row.port === null ? null : Number(row.port),
-  };
-}
 
 function storeError(what: string, file: string, err: unknown): QtError {
   const text = String((err as Error)?.message ?? err);

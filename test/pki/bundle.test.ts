@@ -2,26 +2,20 @@
 // side needs and never the CA key; checkExpiry says what expires when.
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { writeBundle } from '../../src/pki/bundle.ts';
 import { checkExpiry, fileExpiryDates } from '../../src/pki/expiry.ts';
-import { caPathsIn, initCertificates, makeClient, type InitOptions } from '../../src/pki/make.ts';
+import { caPathsIn, makeClient } from '../../src/pki/make.ts';
 import { readCertificateFile } from '../../src/pki/read.ts';
 import { reissueCrl } from '../../src/pki/revoke.ts';
-import { tempDir } from '../helpers/tls.ts';
+import { caScratch } from './scratch.ts';
 import { crlVerifies } from './peers.ts';
 
-let root: string;
-let remove: () => Promise<void>;
-let n = 0;
-beforeAll(async () => ({ dir: root, remove } = await tempDir()));
-afterAll(() => remove());
+const scratch = caScratch();
 
 const DAY = 86_400_000;
-const fresh = () => join(root, `d${n++}`);
-const init = (dir: string, more: Partial<InitOptions> = {}) =>
-  initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: ['valid_user@qt-test.com'], days: 365, caDays: 3650, keyType: 'ecdsa-p256', force: false, ...more });
+const { fresh, init } = scratch;
 
 describe('writeBundle', () => {
   let dir: string;
@@ -31,7 +25,7 @@ describe('writeBundle', () => {
   });
 
   it('server: its certificate and key, ca.crt and ca.crl, under the usual names, and never the CA key', async () => {
-    const out = join(root, 'server-bundle');
+    const out = join(scratch.root, 'server-bundle');
     const b = await writeBundle({ role: 'server', ca: caPathsIn(dir), certPath: join(dir, 'server.crt'), out, force: false });
     expect((await readdir(out)).sort()).toEqual(['ca.crl', 'ca.crt', 'server.crt', 'server.key']);
     expect(b.crlIssued).toBe(false);
@@ -47,7 +41,7 @@ describe('writeBundle', () => {
   it('client: another client by --cert; a CRL is issued first when there is none', async () => {
     await makeClient({ dir, identity: 'alice@example.org', days: 30, force: false });
     await rm(join(dir, 'ca.crl'));
-    const out = join(root, 'alice');
+    const out = join(scratch.root, 'alice');
     const b = await writeBundle({ role: 'client', ca: caPathsIn(dir), certPath: join(dir, 'alice@example.org.crt'), out, force: false });
     expect(b.crlIssued).toBe(true);
     expect((await readdir(out)).sort()).toEqual(['alice@example.org.crt', 'alice@example.org.key', 'ca.crl', 'ca.crt']);
@@ -59,10 +53,10 @@ describe('writeBundle', () => {
     await init(other);
     const base = { ca: caPathsIn(dir), force: true };
     await expect(writeBundle({ ...base, role: 'server', certPath: join(dir, 'server.crt'), out: dir })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: `${dir} is the CA's directory` });
-    await expect(writeBundle({ ...base, role: 'client', certPath: join(dir, 'server.crt'), out: join(root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: `${join(dir, 'server.crt')} is not a client certificate` });
-    await expect(writeBundle({ ...base, role: 'server', certPath: join(dir, 'ca.crt'), out: join(root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: expect.stringContaining("is the CA's own certificate or key") });
-    await expect(writeBundle({ ...base, role: 'client', certPath: join(other, 'client.crt'), out: join(root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.CERT, message: expect.stringContaining('was not issued by the CA') });
-    await expect(stat(join(root, 'x'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(writeBundle({ ...base, role: 'client', certPath: join(dir, 'server.crt'), out: join(scratch.root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: `${join(dir, 'server.crt')} is not a client certificate` });
+    await expect(writeBundle({ ...base, role: 'server', certPath: join(dir, 'ca.crt'), out: join(scratch.root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: expect.stringContaining("is the CA's own certificate or key") });
+    await expect(writeBundle({ ...base, role: 'client', certPath: join(other, 'client.crt'), out: join(scratch.root, 'x') })).rejects.toMatchObject({ code: ErrorCodes.CERT, message: expect.stringContaining('was not issued by the CA') });
+    await expect(stat(join(scratch.root, 'x'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 

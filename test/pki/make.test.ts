@@ -3,22 +3,16 @@
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { certificateInfo } from '../../src/pki/inspect.ts';
-import { initCertificates, makeClient, makeServer, type InitOptions } from '../../src/pki/make.ts';
+import { makeClient, makeServer } from '../../src/pki/make.ts';
 import { fileBaseName, fileNameProblem, parseHost } from '../../src/pki/names.ts';
-import { tempDir } from '../helpers/tls.ts';
+import { caScratch } from './scratch.ts';
 
-let root: string;
-let remove: () => Promise<void>;
-let n = 0;
-beforeAll(async () => ({ dir: root, remove } = await tempDir()));
-afterAll(() => remove());
+const scratch = caScratch();
 
-const fresh = () => join(root, `d${n++}`);
-const init = (dir: string, more: Partial<InitOptions> = {}) =>
-  initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: ['valid_user@qt-test.com'], days: 365, caDays: 3650, keyType: 'ecdsa-p256', force: false, ...more });
+const { fresh, init } = scratch;
 
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -136,7 +130,7 @@ describe('bad flags and places', () => {
   });
 
   it('refuses a directory that cannot be made, naming it', async () => {
-    const file = join(root, 'a-file');
+    const file = join(scratch.root, 'a-file');
     await writeFile(file, 'x');
     await expect(init(join(file, 'certs'))).rejects.toMatchObject({ code: ErrorCodes.FILE, message: `cannot create directory ${join(file, 'certs')}` });
     await expect(init(file)).rejects.toMatchObject({ code: ErrorCodes.FILE, message: `cannot use ${file} as the certificate directory` });
@@ -180,14 +174,14 @@ describe('file names never reach the CA or leave the directory', () => {
     ['cA', /CA's files/],
   ])('refuses --name %j as a usage error and writes nothing, even with --force', async (name, problem) => {
     const before = await snapshot(dir);
-    const around = (await readdir(root)).sort();
+    const around = (await readdir(scratch.root)).sort();
     await expect(makeClient({ dir, identity: 'alice@example.org', name, days: 30, force: true })).rejects.toMatchObject({
       code: ErrorCodes.USAGE,
       message: expect.stringMatching(new RegExp(`^--name: .*${problem.source}`)),
     });
     await expect(makeServer({ dir, hosts: [{ kind: 'dns', value: 'a.test' }], name, days: 30, force: true })).rejects.toMatchObject({ code: ErrorCodes.USAGE });
     expect(await snapshot(dir)).toEqual(before);
-    expect((await readdir(root)).sort()).toEqual(around);
+    expect((await readdir(scratch.root)).sort()).toEqual(around);
   });
 
   it('refuses identities and hosts whose files would be the CA\'s, in any case', async () => {
@@ -239,11 +233,11 @@ describe('file names never reach the CA or leave the directory', () => {
     const linked = fresh();
     const { mkdir, readlink, symlink } = await import('node:fs/promises');
     await mkdir(linked, { mode: 0o700 });
-    await symlink(join(root, 'nowhere.crt'), join(linked, 'ca.crt'));
-    await symlink(join(root, 'nowhere.key'), join(linked, 'ca.key'));
+    await symlink(join(scratch.root, 'nowhere.crt'), join(linked, 'ca.crt'));
+    await symlink(join(scratch.root, 'nowhere.key'), join(linked, 'ca.key'));
     await expect(init(linked, { force: true })).rejects.toMatchObject({ code: ErrorCodes.FILE, message: expect.stringContaining(join(linked, 'ca.crt')) });
-    expect(await readlink(join(linked, 'ca.crt'))).toBe(join(root, 'nowhere.crt'));
-    expect(await readlink(join(linked, 'ca.key'))).toBe(join(root, 'nowhere.key'));
+    expect(await readlink(join(linked, 'ca.crt'))).toBe(join(scratch.root, 'nowhere.crt'));
+    expect(await readlink(join(linked, 'ca.key'))).toBe(join(scratch.root, 'nowhere.key'));
     expect((await readdir(linked)).sort()).toEqual(['ca.crt', 'ca.key']);
   });
 

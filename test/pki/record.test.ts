@@ -4,27 +4,21 @@
 // names the file and writes nothing.
 import { copyFile, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { readCrl } from '../../src/pki/crl.ts';
 import { withLock } from '../../src/pki/files.ts';
 import { listIssued } from '../../src/pki/list.ts';
-import { caPathsIn, initCertificates, makeClient, makeServer, type InitOptions } from '../../src/pki/make.ts';
+import { caPathsIn, makeClient, makeServer } from '../../src/pki/make.ts';
 import { readCertificateFile } from '../../src/pki/read.ts';
 import { parseRecord, readRecord, RECORD_FILE } from '../../src/pki/record.ts';
 import { reissueCrl, revokeCertificates } from '../../src/pki/revoke.ts';
-import { tempDir } from '../helpers/tls.ts';
+import { caScratch } from './scratch.ts';
 import { crlVerifies, openssl, verifyWithCrl } from './peers.ts';
 
-let root: string;
-let remove: () => Promise<void>;
-let n = 0;
-beforeAll(async () => ({ dir: root, remove } = await tempDir()));
-afterAll(() => remove());
+const scratch = caScratch();
 
-const fresh = () => join(root, `d${n++}`);
-const init = (dir: string, more: Partial<InitOptions> = {}) =>
-  initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }], clients: ['valid_user@qt-test.com'], days: 365, caDays: 3650, keyType: 'ecdsa-p256', force: false, ...more });
+const { fresh, init } = scratch;
 const record = async (dir: string) => parseRecord(await readFile(join(dir, RECORD_FILE), 'utf8'), RECORD_FILE);
 const serialOf = async (file: string) => (await readCertificateFile(file)).serialNumber.replace(/^0+/, '');
 

@@ -4,27 +4,21 @@
 // certificate with the CRL that revokes the old one.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { certificateInfo } from '../../src/pki/inspect.ts';
-import { caPathsIn, initCertificates, makeClient, makeServer, type InitOptions } from '../../src/pki/make.ts';
+import { caPathsIn, makeClient, makeServer } from '../../src/pki/make.ts';
 import { readCertificateFile } from '../../src/pki/read.ts';
 import { parseRecord, RECORD_FILE } from '../../src/pki/record.ts';
 import { renewCertificate, renewExpiring } from '../../src/pki/renew.ts';
 import { revokeCertificates } from '../../src/pki/revoke.ts';
-import { tempDir } from '../helpers/tls.ts';
+import { caScratch } from './scratch.ts';
 import { openssl, verifyWithCrl } from './peers.ts';
 
-let root: string;
-let remove: () => Promise<void>;
-let n = 0;
-beforeAll(async () => ({ dir: root, remove } = await tempDir()));
-afterAll(() => remove());
+const scratch = caScratch([{ kind: 'dns', value: 'localhost' }, { kind: 'ip', value: '127.0.0.1' }]);
 
 const DAY = 86_400_000;
-const fresh = () => join(root, `d${n++}`);
-const init = (dir: string, more: Partial<InitOptions> = {}) =>
-  initCertificates({ dir, hosts: [{ kind: 'dns', value: 'localhost' }, { kind: 'ip', value: '127.0.0.1' }], clients: ['valid_user@qt-test.com'], days: 365, caDays: 3650, keyType: 'ecdsa-p256', force: false, ...more });
+const { fresh, init } = scratch;
 const record = async (dir: string) => parseRecord(await readFile(join(dir, RECORD_FILE), 'utf8'), RECORD_FILE);
 const info = async (file: string) => certificateInfo(await readCertificateFile(file));
 

@@ -21,7 +21,7 @@
 // cluster's durability settings are printed with the figures (the CI
 // cluster runs with fsync=off).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ const USER = 'bench_user@qt-test.com';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5); // per server and round
 const CONCURRENCY = 32;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1); // per server and round, not measured
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
 const { values: flags } = parseArgs({ options: { pg: { type: 'string' } } });
@@ -68,7 +69,27 @@ async function pgDatabase(admin: string): Promise<{ url: string; drop: () => Pro
   return { url: u.href, settings, drop: () => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => {}) };
 }
 
-interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number }
+interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number; warmup: { requests: number; statuses: Record<string, number>; errors: number }; generatorCpuUs: number }
+
+/** CPU time (user + system) of a process so far, in µs (Linux's USER_HZ is 100). */
+function cpuUs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+/** The PostgreSQL server's processes' CPU so far (its backends, WAL writer …), in µs; 0 when they are not ours to read. */
+function pgCpuUs(): number {
+  let sum = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') sum += cpuUs(Number(d));
+    } catch {
+      // gone, or not readable
+    }
+  }
+  return sum;
+}
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -100,7 +121,7 @@ async function udpCounters(child: ChildProcess): Promise<{ sent: number; failed:
 }
 
 async function load(urls: string[], dir: string, mode: 'keepalive' | 'new'): Promise<Load[]> {
-  const child = spawn(node, [here('./https-load.ts'), ...urls.flatMap((u) => ['--url', `${u}/api/client`]), '--ca', join(dir, 'ca.crt'), '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--mode', mode, '--concurrency', String(CONCURRENCY), '--seconds', String(SECONDS * urls.length)]);
+  const child = spawn(node, [here('./https-load.ts'), ...urls.flatMap((u) => ['--url', `${u}/api/client`]), '--ca', join(dir, 'ca.crt'), '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--mode', mode, '--concurrency', String(CONCURRENCY), '--seconds', String(SECONDS * urls.length), '--warmup-seconds', String(WARMUP * urls.length)]);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.on('close', r));
@@ -136,10 +157,22 @@ async function round(dir: string, udpPort: number, mode: 'keepalive' | 'new', ba
   const pgs = mode === 'keepalive' && pgUrl ? await startServer('postgres', dir, udpPort, mode) : undefined;
   const before = BigInt(Date.now()) * 1_000_000n;
   const order = [...(bareFirst ? [bare, qt] : [qt, bare]), ...(pgs ? [pgs] : [])];
+  const cpu0 = order.map((s) => cpuUs(s.child.pid as number));
+  const pg0 = pgs ? pgCpuUs() : 0;
   const results = await load(order.map((s) => s.url), dir, mode);
+  const served = (s: (typeof order)[number]) => {
+    const r = results.find((x) => x.url === `${s.url}/api/client`) as Load;
+    return r.requests + r.errors + r.warmup.requests + r.warmup.errors;
+  };
+  // CPU per request (warm-up included): each server's own, PostgreSQL's, the load generator's.
+  const cpu = {
+    servers: new Map(order.map((s, i) => [s, (cpuUs(s.child.pid as number) - (cpu0[i] as number)) / Math.max(1, served(s))])),
+    pg: pgs ? (pgCpuUs() - pg0) / Math.max(1, served(pgs)) : 0,
+    generator: results[0]?.generatorCpuUs ?? NaN,
+  };
   const after = BigInt(Date.now()) * 1_000_000n;
   const of = (url: string) => results.find((r) => r.url === `${url}/api/client`) as Load;
-  const run = (s: typeof bare) => ({ result: of(s.url), rss: peakRssMb(s.child.pid as number) });
+  const run = (s: typeof bare) => ({ result: of(s.url), rss: peakRssMb(s.child.pid as number), cpu: cpu.servers.get(s) ?? NaN });
   const checked = async (s: typeof bare) => ({ ...run(s), udp: await udpCounters(s.child) });
   const a = run(bare);
   const b = await checked(qt);
@@ -152,7 +185,7 @@ async function round(dir: string, udpPort: number, mode: 'keepalive' | 'new', ba
     await s.close();
     return stored >= before && stored <= after;
   };
-  return { a, b: { ...b, fresh: await fresh(qt.db) }, c: c && pgs ? { ...c, fresh: await fresh(pgs.db) } : undefined };
+  return { a, b: { ...b, fresh: await fresh(qt.db) }, c: c && pgs ? { ...c, fresh: await fresh(pgs.db), pgCpu: cpu.pg } : undefined, generatorCpu: cpu.generator };
 }
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -181,7 +214,7 @@ if (PG_ADMIN) {
   pgSettings = made.settings;
 }
 
-console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server, loopback only`);
+console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server (after ${WARMUP} s not measured), loopback only`);
 console.log(pgUrl
   ? `PostgreSQL: (c) on a fresh database of ${new URL(PG_ADMIN as string).host} (${pgSettings})\n`
   : 'PostgreSQL: not measured (set QTSTATUS_TEST_PG=postgres://… or pass --pg URL; eval "$(.ci/run --postgres)" starts a throwaway cluster on loopback)\n');
@@ -201,7 +234,8 @@ try {
           for (const [name, x] of [['b', r.b], ['c', r.c]] as const) {
             if (!x) continue;
             const acked = x.result.statuses['204'] ?? 0;
-            if (x.udp.sent !== acked || x.udp.failed !== 0 || !x.fresh || acked !== x.result.requests) {
+            const warm = x.result.warmup.statuses['204'] ?? 0;
+            if (x.udp.sent !== acked + warm || x.udp.failed !== 0 || !x.fresh || acked !== x.result.requests || x.result.warmup.errors !== 0) {
               console.log(`  round ${i + 1} (${name}): ${x.result.requests} answered, ${acked} updates acknowledged, ${x.udp.sent} announced, ${x.udp.failed} failed; stored from this run: ${x.fresh ? 'yes' : 'NO'}`);
               ok = false;
             }
@@ -219,6 +253,8 @@ try {
           const pgRatios = pgRounds.map((r) => r.c.result.rps / r.b.result.rps);
           console.log(`  ratio c/b (PostgreSQL/SQLite) ${medianOf(pgRatios).toFixed(2)} (goal >= 0.8; rounds ${pgRatios.map((r) => r.toFixed(2)).join(', ')})`);
         }
+        const med = (xs: number[]) => fmt(medianOf(xs));
+        console.log(`  CPU per request (µs, medians): load generator ${med(rounds.map((r) => r.generatorCpu))}; (a) ${med(rounds.map((r) => r.a.cpu))}, (b) ${med(rounds.map((r) => r.b.cpu))}${pgRounds.length > 0 ? `, (c) ${med(pgRounds.map((r) => r.c.cpu))} + PostgreSQL's own ${med(pgRounds.map((r) => r.c.pgCpu))}` : ''}`);
         console.log(`  every acknowledged update announced and the newest stored: ${ok ? 'yes' : 'NO'}\n`);
       }
     } finally {

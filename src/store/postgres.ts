@@ -6,9 +6,11 @@
 //   statements prepared per connection.
 // - Group commit: the updates of one event-loop turn go in one statement
 //   (PG.seenBatch), one round trip; each resolves once that statement is
-//   committed. A few batches may be in flight at once, each on its own
-//   connection; two batches that touch the same users take turns on the
-//   row locks, in email order.
+//   committed. A few batches may be in flight at once, pipelined on one
+//   connection held for the updates (the server runs them in order, so
+//   they never wait for each other's row locks); reads and /healthz use
+//   the pool's other connections. Several processes' batches on the same
+//   users take turns on the row locks, in email order.
 // - Several hosts (`postgres://u@primary,standby/db`): the one that last
 //   worked is used; when it fails, the others are tried in order, and with
 //   target_session_attrs=read-write (the default here) a standby is passed
@@ -41,7 +43,7 @@ export interface PostgresOpenOptions {
 
 /** Connections per host. */
 const POOL_MAX = 4;
-/** Batches in flight at once (one connection stays free for reads and /healthz). */
+/** Batches in flight at once, pipelined on the updates' connection. */
 const MAX_IN_FLIGHT = 3;
 /** Without a connect_timeout in the URL. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -214,6 +216,11 @@ class Hosts {
       application_name: cfg.applicationName,
       options: options || undefined,
       max: POOL_MAX,
+      // The updates' connection sends each batch without waiting for the
+      // one before it (PostgresStore.writerFor); others send one query at a
+      // time, as always. Every query still ends in its own Sync, so one
+      // that fails fails alone (node-postgres.com/features/pipelining).
+      pipeline: true,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
@@ -613,9 +620,7 @@ export class PostgresStore implements Store {
       }, d - Date.now()),
     );
     try {
-      const rows = await this.withClient('cannot record the update', Math.max(1, deadline - Date.now()), async (c) =>
-        (await this.hosts.query(c, seenBatchQuery(groups), Math.max(1, deadline - Date.now()))).rows as Row[],
-      );
+      const rows = await this.write(seenBatchQuery(groups), deadline);
       this.writeError = undefined;
       this.retryMs = 0;
       this.answer(batch.filter((p) => !early.has(p)), groups, rows);
@@ -647,10 +652,79 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * The connection the updates go over: held from the pool while the store
+   * is open, with up to MAX_IN_FLIGHT batches on it at once (pipelined: one
+   * round trip's wait, one server process, and the batches never wait for
+   * each other's row locks). With a connection per batch, each batch also
+   * paid for taking one from the pool and for a round trip that nothing
+   * else overlapped (bench/serve.ts, issue #11). One that fails
+   * at the connection level, or misses its time, is dropped (every batch on
+   * it fails and is retried within its limit) and the next batch connects
+   * again, to whichever host answers.
+   */
+  private writer: { client: Client; host: number; dropped: boolean } | undefined;
+  private connecting: Promise<{ client: Client; host: number; dropped: boolean }> | undefined;
+
+  private writerFor(deadline: number): Promise<{ client: Client; host: number; dropped: boolean }> {
+    if (this.writer && !this.writer.dropped) return Promise.resolve(this.writer);
+    this.connecting ??= this.hosts.acquire(deadline, 'cannot record the update').then(
+      ({ client, host }) => {
+        this.connecting = undefined;
+        const w = { client, host, dropped: false };
+        client.once('end', () => this.dropWriter(w, new Error('the connection ended')));
+        this.writer = w;
+        return w;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        throw err;
+      },
+    );
+    return this.connecting;
+  }
+
+  /** Also when the connection ended by itself: the pool counts it until it is released. */
+  private dropWriter(w: { client: Client; dropped: boolean }, why: Error): void {
+    if (this.writer === w) this.writer = undefined;
+    if (w.dropped) return;
+    w.dropped = true;
+    destroy(w.client, why);
+  }
+
+  /**
+   * One batch's statement on the writer connection, within the batch's
+   * limit; its rows as arrays (email, seen, enrolled). A callback and one
+   * timer rather than promises raced: this runs for every batch.
+   */
+  private write(query: pg.QueryArrayConfig, deadline: number): Promise<unknown[][]> {
+    const failed = (w: { client: Client; host: number; dropped: boolean }, err: unknown): QtError => {
+      const p = describeProblem(err, this.cfg);
+      if (p.retryable || /no answer within/.test(String((err as Error)?.message))) this.dropWriter(w, err as Error);
+      if (errorCode(err) === '25006') {
+        this.hosts.passOver(w.host);
+        this.dropWriter(w, err as Error);
+      }
+      return this.fail('cannot record the update', err);
+    };
+    const run = (w: { client: Client; host: number; dropped: boolean }) =>
+      new Promise<unknown[][]>((resolve, reject) => {
+        const ms = Math.max(1, deadline - Date.now());
+        const timer = setTimeout(() => reject(failed(w, timeout(ms))), ms);
+        w.client.query(query, (err: Error | undefined, res: pg.QueryArrayResult) => {
+          clearTimeout(timer);
+          if (err) reject(failed(w, err));
+          else resolve(res.rows);
+        });
+      });
+    const w = this.writer;
+    return w && !w.dropped ? run(w) : this.writerFor(deadline).then(run);
+  }
+
   /** Each update's answer, in order of arrival, as SQLite's statements one by one would give it. */
-  private answer(batch: Pending[], groups: ReturnType<typeof groupByEmail>, rows: Row[]): void {
-    const found = new Map<string, Row>();
-    for (const r of rows) found.set(r.email as string, r);
+  private answer(batch: Pending[], groups: ReturnType<typeof groupByEmail>, rows: unknown[][]): void {
+    const found = new Map<string, { seen: unknown; enrolled: unknown }>();
+    for (const r of rows) found.set(r[0] as string, { seen: r[1], enrolled: r[2] });
     const running = new Map<string, bigint | null>();
     const again: Pending[] = [];
     for (const p of batch) {
@@ -722,6 +796,12 @@ export class PostgresStore implements Store {
         this.idle.push(resolve);
         if (this.inFlight === 0 && this.pending.length === 0) resolve();
       });
+    }
+    const w = this.writer;
+    if (w && !w.dropped) {
+      this.writer = undefined;
+      w.dropped = true;
+      w.client.release();
     }
     await this.hosts.end();
   }

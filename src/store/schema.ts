@@ -233,13 +233,14 @@ export function seenBatchParams(updates: readonly SeenLike[] | Map<string, Email
 
 /**
  * The statement and parameters for one batch: PG.seenBatch when some update
- * may enrol, PG.seenBatchKnown (four parameters) otherwise.
+ * may enrol, PG.seenBatchKnown (four parameters) otherwise. Rows come back
+ * as arrays (email, seen, enrolled): fewer objects for every batch.
  */
-export function seenBatchQuery(groups: Map<string, EmailBatch>): { name: string; text: string; values: string[] } {
-  for (const g of groups.values()) if (g.eCreated !== null) return { name: 'qt_seen_batch', text: PG.seenBatch, values: seenBatchParams(groups) };
+export function seenBatchQuery(groups: Map<string, EmailBatch>): { name: string; text: string; values: string[]; rowMode: 'array' } {
+  for (const g of groups.values()) if (g.eCreated !== null) return { name: 'qt_seen_batch', text: PG.seenBatch, values: seenBatchParams(groups), rowMode: 'array' };
   const all = [...groups.values()];
   const col = (f: (g: EmailBatch) => string) => arrayOf(all.map(f));
-  return { name: 'qt_seen_known', text: PG.seenBatchKnown, values: [col((g) => textItem(g.email)), col((g) => String(g.now)), col((g) => textItem(g.ip)), col((g) => String(g.port))] };
+  return { name: 'qt_seen_known', text: PG.seenBatchKnown, values: [col((g) => textItem(g.email)), col((g) => String(g.now)), col((g) => textItem(g.ip)), col((g) => String(g.port))], rowMode: 'array' };
 }
 
 // Migrations, written once: a plan that yields each statement and is given

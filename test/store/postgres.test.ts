@@ -11,6 +11,7 @@ import { initCertificates } from '../../src/pki/make.ts';
 import { maskPasswords, parsePostgresUrl } from '../../src/store/pg-config.ts';
 import { openStore } from '../../src/store/open.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
+import { collectUsers } from '../../src/store/store.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { request } from '../helpers/https.ts';
 import { makeTestPki, VALID_USER } from '../helpers/pki.ts';
@@ -300,6 +301,20 @@ if (!PG_URL) {
       const answers = await Promise.all([2n, 3n, 4n].map((t) => s.recordSeen(seen('o@example.com', t))));
       expect(answers).toEqual([{ lastSeenNs: 2n }, { lastSeenNs: 3n }, { lastSeenNs: 4n }]);
       await expect(s.check()).resolves.toBeUndefined();
+      await s.close();
+      await proxy.close();
+    });
+
+    it('the updates\' connection killed more times than the pool has connections: each time a new one, nothing leaks', async () => {
+      const { s, proxy, db } = await through(2000);
+      for (let i = 1n; i <= 6n; i++) {
+        expect(await s.recordSeen(seen('o@example.com', i))).toEqual({ lastSeenNs: i });
+        expect(await terminateBackends(dbName(db))).toBeGreaterThan(0);
+        await tick(30);
+      }
+      expect(await s.recordSeen(seen('o@example.com', 7n))).toEqual({ lastSeenNs: 7n });
+      await expect(s.check()).resolves.toBeUndefined();
+      expect((await collectUsers(s.listUsers())).find((u) => u.email === 'o@example.com')?.lastSeenNs).toBe(7n);
       await s.close();
       await proxy.close();
     });

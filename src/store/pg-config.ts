@@ -53,26 +53,30 @@ const decode = (s: string, what: string) => {
   }
 };
 
+/** `host`, `host:port`, `[v6]`, `[v6]:port` or a socket directory (`/run/postgresql`). */
+function splitHostPort(item: string): { host: string; port: string | undefined } {
+  const bracket = /^\[([^\]]+)\](?::(\d*))?$/.exec(item);
+  if (bracket) return { host: bracket[1] as string, port: bracket[2] };
+  if (item.includes(':') && !item.startsWith('/')) {
+    const at = item.lastIndexOf(':');
+    return { host: item.slice(0, at), port: item.slice(at + 1) };
+  }
+  return { host: item, port: undefined };
+}
+
 function parseHosts(list: string, ports: string | undefined): PgHost[] {
+  const items = list.split(',');
   const portList = ports?.split(',').map((p) => p.trim());
-  const hosts = list.split(',').map((item, i) => {
-    let host = item;
-    let port: string | undefined;
-    const bracket = /^\[([^\]]+)\](?::(\d*))?$/.exec(item);
-    if (bracket) {
-      host = bracket[1] as string;
-      port = bracket[2];
-    } else if (item.includes(':') && !item.startsWith('/')) {
-      const at = item.lastIndexOf(':');
-      host = item.slice(0, at);
-      port = item.slice(at + 1);
-    }
-    port = port || portList?.[portList.length === 1 ? 0 : i] || '5432';
+  if (portList && portList.length !== 1 && portList.length !== items.length) {
+    throw usage(`${portList.length} ports for ${items.length} hosts`, 'give one port for all hosts, or one per host in the same order');
+  }
+  return items.map((item, i) => {
+    const split = splitHostPort(item);
+    const port = split.port || portList?.[portList.length === 1 ? 0 : i] || '5432';
     const n = Number(port);
-    if (!/^\d+$/.test(port) || n < 1 || n > 65535) throw usage(`the port of ${host || 'a host'} is not a port number: ${JSON.stringify(port)}`);
-    return { host: decode(host, 'a host name') || 'localhost', port: n };
+    if (!/^\d+$/.test(port) || n < 1 || n > 65535) throw usage(`the port of ${split.host || 'a host'} is not a port number: ${JSON.stringify(port)}`);
+    return { host: decode(split.host, 'a host name') || 'localhost', port: n };
   });
-  return hosts;
 }
 
 /** Splits `options=-c a=b -c c=d` (also `--a=b`) into settings. */
@@ -112,7 +116,11 @@ export function parsePostgresUrl(url: string, env: Record<string, string | undef
   user = params.get('user') ?? user ?? env.PGUSER ?? (env.USER || 'postgres');
   password = params.get('password') ?? password ?? env.PGPASSWORD;
   const hostParam = params.get('host') ?? params.get('hostaddr');
-  const hosts = parseHosts(hostParam ?? (hostlist || env.PGHOST || 'localhost'), params.get('port') ?? (hostParam || hostlist ? undefined : env.PGPORT) ?? env.PGPORT);
+  // As libpq: ?host= replaces the URL's hosts but not their ports
+  // (postgres://u@:5433/db?host=/run/postgresql is that directory's socket for port 5433).
+  const authorityPorts = hostParam !== null && hostlist ? hostlist.split(',').map((item) => splitHostPort(item).port ?? '') : [];
+  const portSpec = params.get('port') ?? (authorityPorts.some((p) => p !== '') ? authorityPorts.join(',') : undefined) ?? env.PGPORT;
+  const hosts = parseHosts(hostParam ?? (hostlist || env.PGHOST || 'localhost'), portSpec);
   const path = m[3] ? decode(m[3].slice(1), 'the database name') : '';
   const database = params.get('dbname') ?? (path || env.PGDATABASE || user);
   const sslmode = (params.get('sslmode') ?? env.PGSSLMODE ?? 'prefer') as SslMode;

@@ -51,6 +51,13 @@ describe('postgres:// URLs', () => {
     expect(c.masked).not.toContain('s3cr');
     expect(parsePostgresUrl('postgres://u@h/d', { PGPASSWORD: 'pw' })).toMatchObject({ password: 'pw', masked: 'postgres://u@h:5432/d' });
     expect(parsePostgresUrl('postgres://u@h/d?host=a,b&port=1,2').hosts).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    // ?host= replaces the URL's hosts, not their ports (libpq); PGPORT only when neither gives one.
+    expect(parsePostgresUrl('postgres://u@127.0.0.1:33393/d?host=/run/postgresql').hosts).toEqual([{ host: '/run/postgresql', port: 33393 }]);
+    expect(parsePostgresUrl('postgres://u@:5433/d?host=/tmp', { PGPORT: '6000' }).hosts).toEqual([{ host: '/tmp', port: 5433 }]);
+    expect(parsePostgresUrl('postgres://u@h/d?host=/tmp', { PGPORT: '6000' }).hosts).toEqual([{ host: '/tmp', port: 6000 }]);
+    expect(parsePostgresUrl('postgres://u@h1:1,h2:2/d?host=a,b').hosts).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    expect(() => parsePostgresUrl('postgres://u@h1:1,h2:2/d?host=a')).toThrow(/2 ports for 1 hosts/);
+    expect(() => parsePostgresUrl('postgres://u@a,b,c/d?port=1,2')).toThrow(/2 ports for 3 hosts/);
     expect(() => parsePostgresUrl('postgres://u@h/d?sslmode=verify-full')).toThrow(/needs the CA/);
     expect(() => parsePostgresUrl('postgres://u@h/d?bogus=1')).toThrow(/unknown parameter "bogus"/);
     expect(() => parsePostgresUrl('postgres://u@h:99999/d')).toThrow(/not a port number/);
@@ -92,6 +99,18 @@ if (!PG_URL) {
       expect(Date.now() - started).toBeLessThan(4000);
       expect(e.message).toContain(`127.0.0.1:${proxy.port}`);
       await proxy.close();
+    });
+
+    it('a Unix socket: ?host=DIRECTORY with the port from the URL, as libpq', async () => {
+      const dirs = String((await adminQuery('SHOW unix_socket_directories')).rows[0]?.unix_socket_directories ?? '');
+      const dir = dirs.split(',')[0]?.trim() ?? '';
+      if (!dir.startsWith('/')) return; // a server without one
+      const db = await freshDatabase();
+      const s = await openStore(withUrl(db, { query: `host=${encodeURIComponent(dir)}` }), { writeTimeoutMs: 2000 });
+      await s.addUsers(['u@example.com'], 1n);
+      expect(await s.recordSeen(seen('u@example.com', 5n))).toEqual({ lastSeenNs: 5n });
+      expect(s.description).toContain(dir);
+      await s.close();
     });
 
     it('refuses a host that only reads (target_session_attrs=read-write)', async () => {

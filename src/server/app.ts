@@ -187,7 +187,9 @@ export function createApp(o: AppOptions): (req: IncomingMessage, res: ServerResp
         (seen) => {
           if (!seen) return fail(403, 'user_unknown', 'User unknown');
           try {
-            o.sender.send(encode({ email, lastSeenNs: seen.lastSeenNs, ip: clientIp, port: port as number }));
+            // What the store holds: this update, or a newer one (another
+            // server's) with its own address (issue #11).
+            o.sender.send(encode({ email, lastSeenNs: seen.lastSeenNs, ip: seen.ip, port: seen.port }));
           } catch {
             o.sender.stats.failed++; // a packet that cannot be sent never fails the request
           }

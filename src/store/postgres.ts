@@ -28,7 +28,7 @@ import pg from 'pg';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { maskPasswords, parsePostgresUrl, passwordFromFile, type PgConfig, type PgHost } from './pg-config.ts';
 import { groupByEmail, listUsersSql, migrationPlan, NewerSchemaError, PG, runAsync, seenBatchQuery, SQL, textArray, toRecord, type Row } from './schema.ts';
-import type { ListQuery, SeenUpdate, Store, UserRecord } from './store.ts';
+import type { ListQuery, Seen, SeenUpdate, Store, UserRecord } from './store.ts';
 
 export interface PostgresOpenOptions {
   /** For commands that only read or remove: the database must already hold qtstatus's tables. */
@@ -371,7 +371,7 @@ interface Pending {
   queuedAt: number;
   deadline: number;
   attempts: number;
-  resolve: (v: { lastSeenNs: bigint } | undefined) => void;
+  resolve: (v: Seen | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -566,7 +566,7 @@ export class PostgresStore implements Store {
   /** The last batch's failure, until one succeeds (or, for a lost connection, a probe does). */
   private writeError: (QtError & { retryable?: boolean }) | undefined;
 
-  recordSeen(u: SeenUpdate): Promise<{ lastSeenNs: bigint } | undefined> {
+  recordSeen(u: SeenUpdate): Promise<Seen | undefined> {
     return new Promise((resolve, reject) => {
       if (this.closing) return reject(new QtError(ErrorCodes.STORE, `cannot record the update (${this.description}): the store is closed`));
       const now = Date.now();
@@ -723,9 +723,10 @@ export class PostgresStore implements Store {
 
   /** Each update's answer, in order of arrival, as SQLite's statements one by one would give it. */
   private answer(batch: Pending[], groups: ReturnType<typeof groupByEmail>, rows: unknown[][]): void {
-    const found = new Map<string, { seen: unknown; enrolled: unknown }>();
-    for (const r of rows) found.set(r[0] as string, { seen: r[1], enrolled: r[2] });
-    const running = new Map<string, bigint | null>();
+    const found = new Map<string, unknown[]>();
+    for (const r of rows) found.set(r[0] as string, r);
+    // Per user, what is stored after the updates answered so far.
+    const running = new Map<string, Seen | null>();
     const again: Pending[] = [];
     for (const p of batch) {
       const u = p.update;
@@ -738,19 +739,19 @@ export class PostgresStore implements Store {
         } else p.resolve(undefined);
         continue;
       }
-      let prev: bigint | null | undefined = running.get(u.email);
-      if (!running.has(u.email)) {
-        if (r.enrolled === true) {
+      let prev: Seen | null | undefined = running.get(u.email);
+      if (prev === undefined) {
+        if (r[2] === true) {
           if (!u.enroll) {
             p.resolve(undefined); // before the update that enrolled it
             continue;
           }
           prev = null;
-        } else prev = r.seen === null ? null : BigInt(r.seen as string);
+        } else prev = r[1] === null || r[1] === undefined ? null : { lastSeenNs: BigInt(r[1] as string), ip: r[3] as string, port: Number(r[4]) };
       }
-      const value = prev === null || prev === undefined || u.nowNs >= prev ? u.nowNs : prev;
-      running.set(u.email, value);
-      p.resolve({ lastSeenNs: value });
+      const now: Seen = prev === null || u.nowNs >= prev.lastSeenNs ? { lastSeenNs: u.nowNs, ip: u.ip, port: u.port } : prev;
+      running.set(u.email, now);
+      p.resolve(now);
     }
     if (again.length > 0) {
       this.pending = [...again, ...this.pending];

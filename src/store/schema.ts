@@ -58,8 +58,8 @@ export const SQL = {
   seenIfNewer: `UPDATE users SET last_seen_ns = $1, ip = $2, port = $3
                 WHERE email = $4 AND (last_seen_ns IS NULL OR last_seen_ns <= $1)`,
   // 2. Parameters: email. A known user whose stored last seen is newer:
-  //    nothing changes, the stored time is the answer.
-  seenNotNewer: 'SELECT last_seen_ns FROM users WHERE email = $1',
+  //    nothing changes, the stored update (time, IP, port) is the answer.
+  seenNotNewer: 'SELECT last_seen_ns, ip, port FROM users WHERE email = $1',
   // 3. Parameters: email, now (created), now (seen), ip, port. Auto-enrolment.
   enroll: `INSERT INTO users (email, created_ns, last_seen_ns, ip, port) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (email) DO NOTHING`,
@@ -114,7 +114,7 @@ export const PG = {
       SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[], $5::int8[], $6::int8[], $7::text[], $8::int4[])
         AS b(email, now_ns, ip, port, e_created, e_now, e_ip, e_port)
     ), old AS (
-      SELECT u.email, u.last_seen_ns FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
+      SELECT u.email, u.last_seen_ns, u.ip, u.port FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
     ), upd AS (
       UPDATE users u SET last_seen_ns = b.now_ns, ip = b.ip, port = b.port
       FROM b JOIN old ON old.email = b.email
@@ -127,8 +127,8 @@ export const PG = {
       ON CONFLICT (email) DO NOTHING
       RETURNING email
     )
-    SELECT email, last_seen_ns::text AS seen, false AS enrolled FROM old
-    UNION ALL SELECT email, NULL, true FROM ins`,
+    SELECT email, last_seen_ns::text AS seen, false AS enrolled, ip, port FROM old
+    UNION ALL SELECT email, NULL, true, NULL, NULL FROM ins`,
   // The same for a batch in which no update may enrol (a server without
   // --auto-enroll: every batch): only $1-$4, no `ins`. The same rows as
   // seenBatch gives such a batch, for ~40% less of PostgreSQL's time per
@@ -136,13 +136,13 @@ export const PG = {
   seenBatchKnown: `WITH b AS (
       SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int4[]) AS b(email, now_ns, ip, port)
     ), old AS (
-      SELECT u.email, u.last_seen_ns FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
+      SELECT u.email, u.last_seen_ns, u.ip, u.port FROM users u JOIN b ON b.email = u.email ORDER BY u.email FOR UPDATE OF u
     ), upd AS (
       UPDATE users u SET last_seen_ns = b.now_ns, ip = b.ip, port = b.port
       FROM b JOIN old ON old.email = b.email
       WHERE u.email = b.email AND (old.last_seen_ns IS NULL OR old.last_seen_ns <= b.now_ns)
     )
-    SELECT email, last_seen_ns::text AS seen, false AS enrolled FROM old`,
+    SELECT email, last_seen_ns::text AS seen, false AS enrolled, ip, port FROM old`,
   // Many users in one statement (`users add --from`): $1 the emails as a
   // text array, $2 the time. Inserted in email order, as seenBatch enrols,
   // so a bulk add and a server enrolling the same new users never wait on
@@ -234,7 +234,7 @@ export function seenBatchParams(updates: readonly SeenLike[] | Map<string, Email
 /**
  * The statement and parameters for one batch: PG.seenBatch when some update
  * may enrol, PG.seenBatchKnown (four parameters) otherwise. Rows come back
- * as arrays (email, seen, enrolled): fewer objects for every batch.
+ * as arrays (email, seen, enrolled, ip, port): fewer objects for every batch.
  */
 export function seenBatchQuery(groups: Map<string, EmailBatch>): { name: string; text: string; values: string[]; rowMode: 'array' } {
   for (const g of groups.values()) if (g.eCreated !== null) return { name: 'qt_seen_batch', text: PG.seenBatch, values: seenBatchParams(groups), rowMode: 'array' };

@@ -25,7 +25,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, QtError } from '../errors.ts';
 import { listUsersSql, migrationPlan, NewerSchemaError, runSync, SQL, sqliteSql, toRecord, type Row } from './schema.ts';
-import type { ListQuery, SeenUpdate, Store, UserRecord } from './store.ts';
+import type { ListQuery, Seen, SeenUpdate, Store, UserRecord } from './store.ts';
 
 export interface SqliteOpenOptions {
   /** For commands that only read or remove: a missing file is an error, not a new database. */
@@ -261,7 +261,7 @@ export class SqliteStore implements Store {
    * instead of one each (bench/serve.ts). Each promise still resolves only
    * after its update is committed, and fails alone if its statement fails.
    */
-  recordSeen(u: SeenUpdate): Promise<{ lastSeenNs: bigint } | undefined> {
+  recordSeen(u: SeenUpdate): Promise<Seen | undefined> {
     return new Promise((resolve, reject) => {
       this.pending.push({ update: u, queuedAt: Date.now(), resolve, reject });
       if (!this.scheduled) {
@@ -274,7 +274,7 @@ export class SqliteStore implements Store {
   private pending: Array<{
     update: SeenUpdate;
     queuedAt: number;
-    resolve: (v: { lastSeenNs: bigint } | undefined) => void;
+    resolve: (v: Seen | undefined) => void;
     reject: (err: unknown) => void;
   }> = [];
   /** A commit is due (next turn, or a lock retry). */
@@ -301,7 +301,7 @@ export class SqliteStore implements Store {
     this.retryMs = 0;
     const batch = this.pending;
     this.pending = [];
-    const results: Array<{ ok: true; value: { lastSeenNs: bigint } | undefined } | { ok: false; err: unknown }> = [];
+    const results: Array<{ ok: true; value: Seen | undefined } | { ok: false; err: unknown }> = [];
     try {
       for (const { update: u } of batch) {
         try {
@@ -352,11 +352,11 @@ export class SqliteStore implements Store {
   }
 
   /** One update, inside the batch's transaction (the statements: ./schema.ts). */
-  private seen(u: SeenUpdate): { lastSeenNs: bigint } | undefined {
-    if (this.stmt(SQL.seenIfNewer).run(u.nowNs, u.ip, u.port, u.email).changes > 0) return { lastSeenNs: u.nowNs };
+  private seen(u: SeenUpdate): Seen | undefined {
+    if (this.stmt(SQL.seenIfNewer).run(u.nowNs, u.ip, u.port, u.email).changes > 0) return { lastSeenNs: u.nowNs, ip: u.ip, port: u.port };
     const row = this.stmt(SQL.seenNotNewer).get(u.email) as Row | undefined;
-    if (row) return { lastSeenNs: BigInt(row.last_seen_ns as bigint) };
-    if (u.enroll && this.stmt(SQL.enroll).run(u.email, u.nowNs, u.nowNs, u.ip, u.port).changes > 0) return { lastSeenNs: u.nowNs };
+    if (row) return { lastSeenNs: BigInt(row.last_seen_ns as bigint), ip: row.ip as string, port: Number(row.port) };
+    if (u.enroll && this.stmt(SQL.enroll).run(u.email, u.nowNs, u.nowNs, u.ip, u.port).changes > 0) return { lastSeenNs: u.nowNs, ip: u.ip, port: u.port };
     return undefined;
   }
 

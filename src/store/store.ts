@@ -25,6 +25,13 @@ export interface SeenUpdate {
   enroll: boolean;
 }
 
+/** What the store holds after an update: the newest update's time, IP and port. */
+export interface Seen {
+  lastSeenNs: bigint;
+  ip: string;
+  port: number;
+}
+
 /** How `listUsers` orders and filters (all optional: every user, by email). */
 export interface ListQuery {
   /**
@@ -64,12 +71,14 @@ export interface Store {
    * promises nothing either way). Last seen never moves backwards and the IP
    * and port belong to the newest update: an update older than the stored
    * last seen changes nothing; one as new or newer stores its time, IP and
-   * port. It returns the stored last seen after it (the larger of the old
-   * one and `nowNs`). The updates of one event-loop turn are committed
-   * together, each answered as if they had come one by one in order.
-   * Undefined: not a user (and not enrolled).
+   * port. It returns what is stored after it: the newest update's time,
+   * IP and port (this one's, or, when it was older, the stored one's: what
+   * the server announces is always one update's, never this request's
+   * address with another server's time). The updates of one event-loop turn
+   * are committed together, each answered as if they had come one by one in
+   * order. Undefined: not a user (and not enrolled).
    */
-  recordSeen(update: SeenUpdate): Promise<{ lastSeenNs: bigint } | undefined>;
+  recordSeen(update: SeenUpdate): Promise<Seen | undefined>;
   /** Throws when the store cannot take updates now (for /healthz); never waits long. */
   check(): Promise<void>;
   close(): Promise<void>;

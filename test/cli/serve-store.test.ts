@@ -40,4 +40,15 @@ describe('serve while another process holds the database', () => {
     expect((await request(`${url}/healthz`, { ca: fx.pki.ca, method: 'GET' })).json()).toEqual({ status: 'ok' });
     expect(fx.sink.packets.filter((p) => p.email === VALID_USER)).toEqual([]); // the refused update announced nothing
   });
+
+  it('an update older than the stored one (another server\'s, newer) announces the stored update: its time with its own address', async () => {
+    const { url, db } = await startServe(fx);
+    const future = (BigInt(Date.now()) + 3_600_000n) * 1_000_000n;
+    const other = new DatabaseSync(db);
+    other.prepare('UPDATE users SET last_seen_ns = ?, ip = ?, port = ? WHERE email = ?').run(future, '10.9.9.9', 999, VALID_USER);
+    other.close();
+    expect((await request(`${url}/api/client`, { ca: fx.pki.ca, ...fx.pki.client })).status).toBe(204);
+    const packet = await takePacket(fx.sink, VALID_USER);
+    expect(packet).toMatchObject({ email: VALID_USER, lastSeenNs: future, ip: '10.9.9.9', port: 999 });
+  });
 });

@@ -23,20 +23,22 @@ for (let i = times.length - 1; i > 0; i--) {
 }
 const store = await openStore(SPEC);
 await new Promise((r) => setTimeout(r, Math.max(0, Number(START_AT) - Date.now())));
-let next = 0, behind = 0, max = 0n;
+let next = 0, behind = 0, mismatched = 0, max = 0n;
 await Promise.all(Array.from({ length: 8 }, async () => {
   while (next < times.length) {
     const t = times[next++];
     const seen = await store.recordSeen({ email: EMAIL, nowNs: t, ip: '10.0.0.' + (id + 1), port: Number(t % 60000n) + 1, enroll: false });
     if (!seen || seen.lastSeenNs < t || seen.lastSeenNs < max) behind++;
+    // Every update's port is made from its time: an answer's address must be that of the update whose time it gives.
+    if (seen && seen.port !== Number(seen.lastSeenNs % 60000n) + 1) mismatched++;
     if (seen && seen.lastSeenNs > max) max = seen.lastSeenNs;
   }
 }));
 await store.close();
-console.log(JSON.stringify({ behind, max: String(max) }));
+console.log(JSON.stringify({ behind, mismatched, max: String(max) }));
 `;
 
-function hammer(spec: string, id: number, n: number, startAt: number, email: string): Promise<{ behind: number; max: string }> {
+function hammer(spec: string, id: number, n: number, startAt: number, email: string): Promise<{ behind: number; mismatched: number; max: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', HAMMER], {
       env: { ...process.env, SPEC: spec, ID: String(id), N: String(n), START_AT: String(startAt), EMAIL: email },
@@ -120,7 +122,7 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
       const b = s.listUsers({ notSeenSinceNs: 10n })[Symbol.asyncIterator]();
       expect((await a.next()).value?.email).toBe(all[0]);
       expect((await b.next()).value?.email).toBe(all[0]);
-      expect(await s.recordSeen(seen(all[n - 1] as string, 5n))).toEqual({ lastSeenNs: 5n });
+      expect(await s.recordSeen(seen(all[n - 1] as string, 5n))).toEqual({ lastSeenNs: 5n, ip: '127.0.0.1', port: 1 });
       expect(await s.addUsers(['zz@example.com'], 2n)).toEqual(['zz@example.com']);
       let rest = 0;
       for (let r = await a.next(); !r.done; r = await a.next()) rest++;
@@ -133,7 +135,7 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
     it('records last seen for registered users only, exactly as 64-bit nanoseconds', withStore(async (s) => {
       await s.addUsers(['u@example.com'], 1n);
       const now = 1_795_750_670_644_123_457n; // above 2^53: must stay exact
-      expect(await s.recordSeen(seen('u@example.com', now, '127.0.0.1', 5000))).toEqual({ lastSeenNs: now });
+      expect(await s.recordSeen(seen('u@example.com', now, '127.0.0.1', 5000))).toEqual({ lastSeenNs: now, ip: '127.0.0.1', port: 5000 });
       expect(await s.recordSeen(seen('nobody@example.com', now))).toBeUndefined();
       expect(await s.getUser('nobody@example.com')).toBeUndefined();
       expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: now, ip: '127.0.0.1', port: 5000 });
@@ -142,27 +144,27 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
     it('keeps emails and addresses exactly, quotes and commas included', withStore(async (s) => {
       const odd = '"a,b\\\\c {x}"@example.com';
       expect(await s.addUsers([odd], 1n)).toEqual([odd]);
-      expect(await s.recordSeen(seen(odd, 5n, '::ffff:10.0.0.1', 65535))).toEqual({ lastSeenNs: 5n });
+      expect(await s.recordSeen(seen(odd, 5n, '::ffff:10.0.0.1', 65535))).toEqual({ lastSeenNs: 5n, ip: '::ffff:10.0.0.1', port: 65535 });
       expect(await s.getUser(odd)).toMatchObject({ email: odd, lastSeenNs: 5n, ip: '::ffff:10.0.0.1', port: 65535 });
     }));
 
     it('never moves last seen backwards, and the address is always the newest update\'s', withStore(async (s) => {
       await s.addUsers(['u@example.com'], 1n);
       await s.recordSeen(seen('u@example.com', 2000n, '::1', 1));
-      // Older than the stored time: changes nothing, answers the stored time.
-      expect(await s.recordSeen(seen('u@example.com', 1000n, '127.0.0.2', 2))).toEqual({ lastSeenNs: 2000n });
+      // Older than the stored time: changes nothing, answers the stored update (time and address).
+      expect(await s.recordSeen(seen('u@example.com', 1000n, '127.0.0.2', 2))).toEqual({ lastSeenNs: 2000n, ip: '::1', port: 1 });
       expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 2000n, ip: '::1', port: 1 });
       // As new as the stored time: the later of the two gives the address.
-      expect(await s.recordSeen(seen('u@example.com', 2000n, '127.0.0.3', 3))).toEqual({ lastSeenNs: 2000n });
+      expect(await s.recordSeen(seen('u@example.com', 2000n, '127.0.0.3', 3))).toEqual({ lastSeenNs: 2000n, ip: '127.0.0.3', port: 3 });
       expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 2000n, ip: '127.0.0.3', port: 3 });
-      expect(await s.recordSeen(seen('u@example.com', 3000n, '127.0.0.4', 4))).toEqual({ lastSeenNs: 3000n });
+      expect(await s.recordSeen(seen('u@example.com', 3000n, '127.0.0.4', 4))).toEqual({ lastSeenNs: 3000n, ip: '127.0.0.4', port: 4 });
       expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 3000n, ip: '127.0.0.4', port: 4 });
     }));
 
     it('enrolls an unknown user on first contact when asked', withStore(async (s) => {
-      expect(await s.recordSeen(seen('new@example.com', 50n, '10.0.0.1', 9, true))).toEqual({ lastSeenNs: 50n });
+      expect(await s.recordSeen(seen('new@example.com', 50n, '10.0.0.1', 9, true))).toEqual({ lastSeenNs: 50n, ip: '10.0.0.1', port: 9 });
       expect(await s.getUser('new@example.com')).toEqual({ email: 'new@example.com', createdNs: 50n, lastSeenNs: 50n, ip: '10.0.0.1', port: 9 });
-      expect(await s.recordSeen(seen('new@example.com', 40n, '10.0.0.2', 10, true))).toEqual({ lastSeenNs: 50n });
+      expect(await s.recordSeen(seen('new@example.com', 40n, '10.0.0.2', 10, true))).toEqual({ lastSeenNs: 50n, ip: '10.0.0.1', port: 9 });
       expect(await s.getUser('new@example.com')).toMatchObject({ lastSeenNs: 50n, ip: '10.0.0.1', port: 9 });
     }));
 
@@ -182,15 +184,15 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
         s.recordSeen(seen('a@example.com', 2500n, '10.0.0.5', 5)), // ties with the newest: the later one's address
       ]);
       expect(answers).toEqual([
-        { lastSeenNs: 2000n },
-        { lastSeenNs: 10n },
-        { lastSeenNs: 2500n },
+        { lastSeenNs: 2000n, ip: '10.0.0.1', port: 1 },
+        { lastSeenNs: 10n, ip: '10.0.1.1', port: 1 },
+        { lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 },
         undefined,
-        { lastSeenNs: 2500n },
-        { lastSeenNs: 10n },
-        { lastSeenNs: 7n },
-        { lastSeenNs: 9n },
-        { lastSeenNs: 2500n },
+        { lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 },
+        { lastSeenNs: 10n, ip: '10.0.1.1', port: 1 },
+        { lastSeenNs: 7n, ip: '10.0.2.1', port: 1 },
+        { lastSeenNs: 9n, ip: '10.0.2.2', port: 2 },
+        { lastSeenNs: 2500n, ip: '10.0.0.5', port: 5 },
       ]);
       expect(await s.getUser('a@example.com')).toMatchObject({ lastSeenNs: 2500n, ip: '10.0.0.5', port: 5 });
       expect(await s.getUser('b@example.com')).toMatchObject({ lastSeenNs: 10n, ip: '10.0.1.1', port: 1 });
@@ -209,7 +211,14 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
         s.recordSeen(seen('b@example.com', 5n, '10.0.1.2', 2)), // older than the first b
         s.recordSeen(seen('a@example.com', 2200n, '10.0.0.4', 4)),
       ]);
-      expect(answers).toEqual([{ lastSeenNs: 2000n }, { lastSeenNs: 10n }, undefined, { lastSeenNs: 2500n }, { lastSeenNs: 10n }, { lastSeenNs: 2500n }]);
+      expect(answers).toEqual([
+        { lastSeenNs: 2000n, ip: '10.0.0.1', port: 1 },
+        { lastSeenNs: 10n, ip: '10.0.1.1', port: 1 },
+        undefined,
+        { lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 },
+        { lastSeenNs: 10n, ip: '10.0.1.1', port: 1 },
+        { lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 },
+      ]);
       expect(await s.getUser('a@example.com')).toMatchObject({ lastSeenNs: 2500n, ip: '10.0.0.3', port: 3 });
       expect(await s.getUser('b@example.com')).toMatchObject({ lastSeenNs: 10n, ip: '10.0.1.1', port: 1 });
       expect(await s.getUser('nobody@example.com')).toBeUndefined();
@@ -220,7 +229,7 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
       try {
         expect(await s.recordSeen(seen('later@example.com', 5n))).toBeUndefined();
         await other.addUsers(['later@example.com'], 1n);
-        expect(await s.recordSeen(seen('later@example.com', 6n))).toEqual({ lastSeenNs: 6n });
+        expect(await s.recordSeen(seen('later@example.com', 6n))).toEqual({ lastSeenNs: 6n, ip: '127.0.0.1', port: 1 });
         await other.removeUser('later@example.com');
         expect(await s.recordSeen(seen('later@example.com', 7n))).toBeUndefined();
       } finally {
@@ -235,6 +244,7 @@ export function storeContract(engine: string, newDb: () => Promise<string>): voi
       const startAt = Date.now() + 1500; // both open their store first, then start together
       const [a, b] = await Promise.all([hammer(spec, 0, n, startAt, email), hammer(spec, 1, n, startAt, email)]);
       expect(a.behind + b.behind).toBe(0); // no answer older than its own update or than an earlier answer
+      expect(a.mismatched + b.mismatched).toBe(0); // every answer one update's time and address
       const newest = BigInt(1_000_000 + 2 * (n - 1) + 1); // process 1's last odd time
       expect(await s.getUser(email)).toMatchObject({ lastSeenNs: newest, ip: '10.0.0.2', port: Number(newest % 60000n) + 1 });
       expect([BigInt(a.max), BigInt(b.max)]).toContain(newest);

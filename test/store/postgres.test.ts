@@ -108,7 +108,7 @@ if (!PG_URL) {
       const db = await freshDatabase();
       const s = await openStore(withUrl(db, { query: `host=${encodeURIComponent(dir)}` }), { writeTimeoutMs: 2000 });
       await s.addUsers(['u@example.com'], 1n);
-      expect(await s.recordSeen(seen('u@example.com', 5n))).toEqual({ lastSeenNs: 5n });
+      expect(await s.recordSeen(seen('u@example.com', 5n))).toMatchObject({ lastSeenNs: 5n });
       expect(s.description).toContain(dir);
       await s.close();
     });
@@ -228,7 +228,7 @@ if (!PG_URL) {
       const s = await openStore(url);
       expect(s.description).toContain(`127.0.0.1:${down},${server.host}:${server.port}`);
       await s.addUsers(['two@example.com'], 1n);
-      expect(await s.recordSeen(seen('two@example.com', 5n))).toEqual({ lastSeenNs: 5n });
+      expect(await s.recordSeen(seen('two@example.com', 5n))).toMatchObject({ lastSeenNs: 5n });
       await s.close();
     });
 
@@ -238,9 +238,9 @@ if (!PG_URL) {
       const second = await tcpProxy(server);
       const s = await openStore(withUrl(db, { hosts: `127.0.0.1:${first.port},127.0.0.1:${second.port}` }), { writeTimeoutMs: 2000 });
       await s.addUsers(['f@example.com'], 1n);
-      expect(await s.recordSeen(seen('f@example.com', 1n))).toEqual({ lastSeenNs: 1n });
+      expect(await s.recordSeen(seen('f@example.com', 1n))).toMatchObject({ lastSeenNs: 1n });
       await first.down();
-      expect(await s.recordSeen(seen('f@example.com', 2n))).toEqual({ lastSeenNs: 2n });
+      expect(await s.recordSeen(seen('f@example.com', 2n))).toMatchObject({ lastSeenNs: 2n });
       await expect(s.check()).resolves.toBeUndefined();
       await s.close();
       await second.close();
@@ -289,7 +289,7 @@ if (!PG_URL) {
     for (const kind of ['down', 'blackhole'] as const) {
       it(`the database ${kind === 'down' ? 'goes down (refused)' : 'stops answering (a cut network)'}: 503 within the bound, /healthz degraded, then it recovers by itself`, async () => {
         const { s, proxy } = await through(800);
-        expect(await s.recordSeen(seen('o@example.com', 10n))).toEqual({ lastSeenNs: 10n });
+        expect(await s.recordSeen(seen('o@example.com', 10n))).toMatchObject({ lastSeenNs: 10n });
         if (kind === 'down') await proxy.down();
         else proxy.blackhole();
         const update = await timed(s.recordSeen(seen('o@example.com', 20n)));
@@ -314,11 +314,11 @@ if (!PG_URL) {
 
     it('connections killed under it (pg_terminate_backend): the next updates succeed on new ones', async () => {
       const { s, proxy, db } = await through(2000);
-      expect(await s.recordSeen(seen('o@example.com', 1n))).toEqual({ lastSeenNs: 1n });
+      expect(await s.recordSeen(seen('o@example.com', 1n))).toMatchObject({ lastSeenNs: 1n });
       expect(await terminateBackends(dbName(db))).toBeGreaterThan(0);
       await tick(50);
       const answers = await Promise.all([2n, 3n, 4n].map((t) => s.recordSeen(seen('o@example.com', t))));
-      expect(answers).toEqual([{ lastSeenNs: 2n }, { lastSeenNs: 3n }, { lastSeenNs: 4n }]);
+      expect(answers).toEqual([2n, 3n, 4n].map((t) => ({ lastSeenNs: t, ip: '127.0.0.1', port: 1 })));
       await expect(s.check()).resolves.toBeUndefined();
       await s.close();
       await proxy.close();
@@ -327,11 +327,11 @@ if (!PG_URL) {
     it('the updates\' connection killed more times than the pool has connections: each time a new one, nothing leaks', async () => {
       const { s, proxy, db } = await through(2000);
       for (let i = 1n; i <= 6n; i++) {
-        expect(await s.recordSeen(seen('o@example.com', i))).toEqual({ lastSeenNs: i });
+        expect(await s.recordSeen(seen('o@example.com', i))).toMatchObject({ lastSeenNs: i });
         expect(await terminateBackends(dbName(db))).toBeGreaterThan(0);
         await tick(30);
       }
-      expect(await s.recordSeen(seen('o@example.com', 7n))).toEqual({ lastSeenNs: 7n });
+      expect(await s.recordSeen(seen('o@example.com', 7n))).toMatchObject({ lastSeenNs: 7n });
       await expect(s.check()).resolves.toBeUndefined();
       expect((await collectUsers(s.listUsers())).find((u) => u.email === 'o@example.com')?.lastSeenNs).toBe(7n);
       await s.close();

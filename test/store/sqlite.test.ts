@@ -84,7 +84,7 @@ describe('sqlite store under another process\'s write lock', () => {
     expect(settled).toBe(false);
     await expect(s.check()).rejects.toThrow(/another process has held the database's write lock for \d+ ms/);
     release();
-    expect(await update).toEqual({ lastSeenNs: 5n });
+    expect(await update).toMatchObject({ lastSeenNs: 5n });
     await expect(s.check()).resolves.toBeUndefined();
     await s.close();
   });
@@ -98,7 +98,7 @@ describe('sqlite store under another process\'s write lock', () => {
     const later = s.recordSeen({ email: 'u@example.com', nowNs: 6n, ip: '::1', port: 2, enroll: false });
     await tick(50);
     release();
-    expect(await later).toEqual({ lastSeenNs: 6n });
+    expect(await later).toMatchObject({ lastSeenNs: 6n });
     expect(await s.getUser('u@example.com')).toMatchObject({ lastSeenNs: 6n, port: 2 });
     await s.close();
   });
@@ -143,7 +143,7 @@ describe('sqlite store checkpoints', () => {
     await setup.addUsers(['c@example.com'], 1n);
     await setup.close(); // all in the file
     const s = SqliteStore.open(file, { writeTimeoutMs: 2000 });
-    expect(await s.recordSeen({ email: 'c@example.com', nowNs: 42n, ip: '::1', port: 1, enroll: false })).toEqual({ lastSeenNs: 42n });
+    expect(await s.recordSeen({ email: 'c@example.com', nowNs: 42n, ip: '::1', port: 1, enroll: false })).toMatchObject({ lastSeenNs: 42n });
     let value: number | null | undefined;
     for (let i = 0; i < 40 && value !== 42; i++) {
       await new Promise((r) => setTimeout(r, 50));

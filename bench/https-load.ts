@@ -42,8 +42,9 @@ const maxRequests = 4_000_000; // bounded in count too
 
 /**
  * One kept-alive connection: a request at a time (no pipelining), the
- * answer delimited by its head and Content-Length. Any other shape of
- * answer, or a closed connection, fails the request and the connection.
+ * answer delimited by its head and Content-Length. An answer of another
+ * shape, or a connection closed before the answer, fails the request and
+ * the connection.
  */
 class RawConnection {
   private readonly socket: TLSSocket;
@@ -91,11 +92,13 @@ class RawConnection {
     const status = Number(head.slice(9, 12));
     const waiter = this.waiter;
     this.waiter = undefined;
-    if (data.length > total || !waiter || /\r\nconnection:\s*close/i.test(head)) {
+    if (data.length > total || !waiter || !/^HTTP\/1\.1 \d{3}/.test(head)) {
       this.close();
       waiter?.reject(new Error('unexpected answer'));
       return;
     }
+    // An answer that closes the connection (a refusal) still counts as its status; the next request connects again.
+    if (/\r\nconnection:\s*close/i.test(head)) this.close();
     waiter.resolve(status);
   }
 

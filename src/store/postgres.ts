@@ -366,6 +366,15 @@ class Hosts {
   }
 }
 
+/** The connection the updates go over (PostgresStore.writerFor). */
+interface Writer {
+  client: Client;
+  /** Which of the URL's hosts it is on. */
+  host: number;
+  /** Destroyed or given back: the next batch takes another. */
+  dropped: boolean;
+}
+
 interface Pending {
   update: SeenUpdate;
   queuedAt: number;
@@ -663,10 +672,10 @@ export class PostgresStore implements Store {
    * it fails and is retried within its limit) and the next batch connects
    * again, to whichever host answers.
    */
-  private writer: { client: Client; host: number; dropped: boolean } | undefined;
-  private connecting: Promise<{ client: Client; host: number; dropped: boolean }> | undefined;
+  private writer: Writer | undefined;
+  private connecting: Promise<Writer> | undefined;
 
-  private writerFor(deadline: number): Promise<{ client: Client; host: number; dropped: boolean }> {
+  private writerFor(deadline: number): Promise<Writer> {
     if (this.writer && !this.writer.dropped) return Promise.resolve(this.writer);
     this.connecting ??= this.hosts.acquire(deadline, 'cannot record the update').then(
       ({ client, host }) => {
@@ -685,7 +694,7 @@ export class PostgresStore implements Store {
   }
 
   /** Also when the connection ended by itself: the pool counts it until it is released. */
-  private dropWriter(w: { client: Client; dropped: boolean }, why: Error): void {
+  private dropWriter(w: Writer, why: Error): void {
     if (this.writer === w) this.writer = undefined;
     if (w.dropped) return;
     w.dropped = true;
@@ -694,11 +703,11 @@ export class PostgresStore implements Store {
 
   /**
    * One batch's statement on the writer connection, within the batch's
-   * limit; its rows as arrays (email, seen, enrolled). A callback and one
+   * limit; its rows as arrays (email, seen, enrolled, ip, port). A callback and one
    * timer rather than promises raced: this runs for every batch.
    */
   private write(query: pg.QueryArrayConfig, deadline: number): Promise<unknown[][]> {
-    const failed = (w: { client: Client; host: number; dropped: boolean }, err: unknown): QtError => {
+    const failed = (w: Writer, err: unknown): QtError => {
       const p = describeProblem(err, this.cfg);
       if (p.retryable || /no answer within/.test(String((err as Error)?.message))) this.dropWriter(w, err as Error);
       if (errorCode(err) === '25006') {
@@ -707,7 +716,7 @@ export class PostgresStore implements Store {
       }
       return this.fail('cannot record the update', err);
     };
-    const run = (w: { client: Client; host: number; dropped: boolean }) =>
+    const run = (w: Writer) =>
       new Promise<unknown[][]>((resolve, reject) => {
         const ms = Math.max(1, deadline - Date.now());
         const timer = setTimeout(() => reject(failed(w, timeout(ms))), ms);

@@ -53,6 +53,12 @@ export interface QtErrorOptions {
   reason?: string;
   /** The setting the error is about, as an option's attribute name ('port', 'udpTarget', 'cert'): never a flag. */
   setting?: string;
+  /**
+   * The message is about the value of `setting` ("0 is not a whole number of
+   * days"): the CLI names that setting first, the way the user gave it
+   * (`--days: …`, `QTSTATUS_DAYS: …`, `days in serve.conf: …`).
+   */
+  subject?: boolean;
   /** The file or directory the error is about. */
   path?: string;
   /** The value the error is about (a port, a name, an address). */
@@ -67,6 +73,7 @@ export class QtError extends Error {
   readonly hint: string | undefined;
   readonly reason: string | undefined;
   readonly setting: string | undefined;
+  readonly subject: boolean;
   readonly path: string | undefined;
   readonly value: unknown;
   readonly facts: Readonly<Record<string, unknown>>;
@@ -77,6 +84,7 @@ export class QtError extends Error {
     this.hint = options.hint;
     this.reason = options.reason;
     this.setting = options.setting;
+    this.subject = options.subject === true && options.setting !== undefined;
     this.path = options.path;
     this.value = options.value;
     this.facts = options.facts ?? {};

@@ -107,6 +107,7 @@ const ADVICE: Record<string, Advice> = {
   file_missing: () => `check the path; \`${CMD.init}\` makes ca.crt, server.crt and client.crt in ./certs`,
   key_mismatch: () => 'the key and the certificate must come from the same `qtstatus certs` run; give the matching pair',
   no_hosts: (_e, _name, give) => `e.g. ${give('host', 'localhost')} ${give('host', '127.0.0.1')}`,
+  no_clients: (_e, _name, give) => `e.g. ${give('client', 'alice@example.org')}`,
   identity_not_email: (_e, name) => `give an email address; to test the server's 400 answer on purpose, add ${name('allowNonEmail')}`,
   bad_file_name: (_e, name, give) => `give a plain file name, e.g. ${give('name', 'alice')}; ${name('dir')} says where it goes`,
   would_be_ca_files: (_e, name) => `name them with ${name('name')} (any other plain file name)`,

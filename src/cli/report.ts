@@ -5,7 +5,7 @@ import { CommanderError, type Command } from 'commander';
 import { getSystemErrorMessage } from 'node:util';
 import { ErrorCodes, isQtError, type ErrorCode } from '../errors.ts';
 import { escapeText } from './escape.ts';
-import { hintFor } from './hints.ts';
+import { hintFor, how } from './hints.ts';
 
 /** Exit codes scripts can rely on (docs/cli.md). */
 export const ExitCodes = {
@@ -73,7 +73,8 @@ export function formatError(err: unknown, command?: Command): string {
   if (isQtError(err)) {
     const cause = describeCause(err.cause);
     const hint = hintFor(err, command);
-    return escapeText(`qtstatus: ${err.message}${cause ? `: ${cause}` : ''}${hint ? ` (${hint})` : ''}`);
+    const subject = err.subject && err.setting ? `${how(command, err.setting).name}: ` : '';
+    return escapeText(`qtstatus: ${subject}${err.message}${cause ? `: ${cause}` : ''}${hint ? ` (${hint})` : ''}`);
   }
   if (err instanceof CommanderError) return escapeText(err.message.replace(/^error: /, 'qtstatus: '));
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);

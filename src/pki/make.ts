@@ -59,7 +59,7 @@ export interface LeafOptions {
 }
 
 function checkHosts(hosts: HostName[]): HostName[] {
-  if (hosts.length === 0) throw new QtError(ErrorCodes.USAGE, '--host: a server certificate needs at least one name', { reason: 'no_hosts', setting: 'host' });
+  if (hosts.length === 0) throw new QtError(ErrorCodes.USAGE, 'a server certificate needs at least one name', { reason: 'no_hosts', setting: 'host', subject: true });
   const seen = new Set<string>();
   return hosts.filter((h) => !seen.has(h.value) && seen.add(h.value));
 }
@@ -92,7 +92,7 @@ function serverSpec(hosts: HostName[], base: string, days: number, warnings: str
 function leafBase(name: string | undefined, derivedFrom: string): string {
   if (name !== undefined) {
     const problem = fileNameProblem(name);
-    if (problem) throw new QtError(ErrorCodes.USAGE, `--name: ${problem}`, { reason: 'bad_file_name', setting: 'name', value: name });
+    if (problem) throw new QtError(ErrorCodes.USAGE, problem, { reason: 'bad_file_name', setting: 'name', subject: true, value: name });
     return name;
   }
   const base = fileBaseName(derivedFrom);
@@ -132,7 +132,7 @@ async function issueLeaves(ca: Issuer, specs: LeafSpec[], keys: Array<Promise<Ke
 
 /** Checks the leaves' files can be written before any key is made. */
 async function prepare(specs: LeafSpec[], opts: LeafOptions, ca: CaPaths): Promise<string | undefined> {
-  assertDays(opts.days, '--days');
+  assertDays(opts.days, 'days');
   // Case-insensitive: on macOS and Windows Bob@x.crt and bob@x.crt are one file.
   const bases = specs.map((s) => s.base.toLowerCase());
   const twice = specs.find((_s, i) => bases.indexOf(bases[i] as string) !== i)?.base;
@@ -184,8 +184,8 @@ export interface InitOptions extends LeafOptions {
  */
 export async function initCertificates(opts: InitOptions): Promise<MadeSet> {
   const warnings: string[] = [];
-  assertDays(opts.caDays, '--ca-days');
-  if (opts.clients.length === 0) throw new QtError(ErrorCodes.USAGE, '--client: at least one client is needed');
+  assertDays(opts.caDays, 'caDays');
+  if (opts.clients.length === 0) throw new QtError(ErrorCodes.USAGE, 'at least one client is needed', { reason: 'no_clients', setting: 'client', subject: true });
   const specs = [
     serverSpec(opts.hosts, 'server', opts.days, warnings),
     ...opts.clients.map((id, i) => clientSpec(id, () => (i === 0 ? 'client' : fileBaseName(id)), false, warnings)),

@@ -108,7 +108,7 @@ export function isCaBaseName(base: string): boolean {
 export function fileNameProblem(base: string): string | undefined {
   const shown = JSON.stringify(base);
   if (base === '') return 'an empty file name';
-  if (/[/\\]/.test(base)) return `${shown} is a file name, not a path: no "/" or "\\" (--dir says where the files go)`;
+  if (/[/\\]/.test(base)) return `${shown} is a file name, not a path: no "/" or "\\"`;
   if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(base)) return `${shown} has a control or invisible formatting character`;
   if (base.startsWith('.')) return `${shown} starts with "." (".", ".." and hidden files are not certificate names)`;
   if (base.startsWith('-')) return `${shown} starts with "-", which other programs read as an option`;

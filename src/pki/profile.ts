@@ -35,9 +35,10 @@ export function daysProblem(days: number): string | undefined {
   return undefined;
 }
 
-export function assertDays(days: number, flag: string): void {
+/** `setting`: which validity it is ('days', 'caDays'), named by the CLI. */
+export function assertDays(days: number, setting: string): void {
   const problem = daysProblem(days);
-  if (problem) throw new QtError(ErrorCodes.USAGE, `${flag}: ${problem}`, { hint: 'the default is 365 days, 3650 for a CA' });
+  if (problem) throw new QtError(ErrorCodes.USAGE, problem, { reason: 'bad_days', setting, subject: true, value: days, hint: 'the default is 365 days, 3650 for a CA' });
 }
 
 /**

@@ -141,7 +141,7 @@ async function renewOneUnsafe(ca: LoadedCa, record: CaRecord, paths: RecordPaths
   if (samePath(file, keyPath)) throw new QtError(ErrorCodes.USAGE, `${file}: the certificate and the key would be one file`, { hint: 'give the key file' });
   const spec = specOf(cert, file);
   const days = s.days ?? validityDays(cert);
-  assertDays(days, '--days');
+  assertDays(days, 'days');
   if (old.revoked && s.reuseKey) {
     throw new QtError(ErrorCodes.USAGE, `${file} is revoked${old.revoked.reason ? ` (${old.revoked.reason})` : ''}: its key is not used again`, {
       hint: 'renew it with a new key',
@@ -183,7 +183,7 @@ async function withCa<T>(caPaths: CaPaths, now: Date | undefined, work: (ca: Loa
 
 /** Renews the certificate in `opts.file`. */
 export async function renewCertificate(opts: RenewOptions): Promise<Renewed> {
-  if (opts.days !== undefined) assertDays(opts.days, '--days');
+  if (opts.days !== undefined) assertDays(opts.days, 'days');
   return withCa(opts.ca, opts.now, async (ca, record, paths) => {
     const cert = await readCertificateFile(opts.file);
     return renewOne(ca, record, paths, cert, opts.file, opts.keyFile, opts);
@@ -204,7 +204,7 @@ export interface RenewAllResult {
  * is made.
  */
 export async function renewExpiring(opts: RenewSettings & { ca: CaPaths; withinMs: number }): Promise<RenewAllResult> {
-  if (opts.days !== undefined) assertDays(opts.days, '--days');
+  if (opts.days !== undefined) assertDays(opts.days, 'days');
   const now = opts.now ?? new Date();
   return withCa(opts.ca, opts.now, async (ca, record, paths) => {
     const out: RenewAllResult = { record: paths.record, renewed: [], skipped: [], failed: [] };

@@ -31,7 +31,7 @@ export function trustList(entries: string[]): BlockList {
     const max = family === 'ipv6' ? 128 : 32;
     const prefix = bits === undefined ? max : Number(bits);
     if (isIP(addr) === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
-      throw new QtError(ErrorCodes.USAGE, `--trust-proxy "${entry}" is not an address or CIDR`, { reason: 'bad_address', setting: 'trustProxy', value: entry, hint: 'e.g. 127.0.0.1 or 10.0.0.0/8' });
+      throw new QtError(ErrorCodes.USAGE, `"${entry}" is not an address or CIDR`, { reason: 'bad_address', setting: 'trustProxy', subject: true, value: entry, hint: 'e.g. 127.0.0.1 or 10.0.0.0/8' });
     }
     list.addSubnet(addr, prefix, family);
   }

@@ -150,7 +150,11 @@ describe('serve --trust-proxy (plain HTTP behind nginx)', () => {
   it('refuses a malformed --trust-proxy as a usage error', async () => {
     const r = await runCli(['serve', '--trust-proxy', '10.0.0.0/99', '--udp-target', '127.0.0.1:9']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--trust-proxy "10\.0\.0\.0\/99" is not an address or CIDR/);
+    expect(r.stderr).toMatch(/qtstatus: --trust-proxy: "10\.0\.0\.0\/99" is not an address or CIDR/);
+    // Named the way it was given.
+    const env = await runCli(['serve', '--udp-target', '127.0.0.1:9'], { env: { QTSTATUS_TRUST_PROXY: '10.0.0.0/99' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/qtstatus: QTSTATUS_TRUST_PROXY: "10\.0\.0\.0\/99" is not an address or CIDR/);
   });
 });
 

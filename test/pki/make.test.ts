@@ -125,8 +125,8 @@ describe('a broken CA', () => {
 
 describe('bad flags and places', () => {
   it('refuses non-positive and absurd validities naming the flag', async () => {
-    await expect(init(fresh(), { days: 0 })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: expect.stringMatching(/^--days: 0 is not/) });
-    await expect(init(fresh(), { caDays: 40_000 })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: expect.stringMatching(/^--ca-days: 40000 days is more than 100 years/) });
+    await expect(init(fresh(), { days: 0 })).rejects.toMatchObject({ code: ErrorCodes.USAGE, reason: 'bad_days', setting: 'days', subject: true, message: expect.stringMatching(/^0 is not/) });
+    await expect(init(fresh(), { caDays: 40_000 })).rejects.toMatchObject({ code: ErrorCodes.USAGE, reason: 'bad_days', setting: 'caDays', subject: true, message: expect.stringMatching(/^40000 days is more than 100 years/) });
   });
 
   it('refuses a directory that cannot be made, naming it', async () => {
@@ -137,7 +137,7 @@ describe('bad flags and places', () => {
   });
 
   it('refuses a server certificate without names, and two clients in one file', async () => {
-    await expect(makeServer({ dir: fresh(), hosts: [], days: 30, force: false })).rejects.toMatchObject({ code: ErrorCodes.USAGE, message: expect.stringMatching(/^--host/) });
+    await expect(makeServer({ dir: fresh(), hosts: [], days: 30, force: false })).rejects.toMatchObject({ code: ErrorCodes.USAGE, reason: 'no_hosts', setting: 'host', subject: true });
     await expect(init(fresh(), { clients: ['a@example.org', 'b@example.org', 'b@example.org'] })).rejects.toMatchObject({
       code: ErrorCodes.USAGE,
       message: 'two certificates would both be written to b@example.org.crt',
@@ -177,7 +177,9 @@ describe('file names never reach the CA or leave the directory', () => {
     const around = (await readdir(scratch.root)).sort();
     await expect(makeClient({ dir, identity: 'alice@example.org', name, days: 30, force: true })).rejects.toMatchObject({
       code: ErrorCodes.USAGE,
-      message: expect.stringMatching(new RegExp(`^--name: .*${problem.source}`)),
+      message: expect.stringMatching(problem),
+      setting: 'name',
+      subject: true,
     });
     await expect(makeServer({ dir, hosts: [{ kind: 'dns', value: 'a.test' }], name, days: 30, force: true })).rejects.toMatchObject({ code: ErrorCodes.USAGE });
     expect(await snapshot(dir)).toEqual(before);

@@ -39,7 +39,7 @@ export function parseKeyTypeFlag(value: string): KeyType {
 /** --name: a plain file name in --dir, never a path or the CA's files (#10). */
 export function parseNameFlag(value: string): string {
   const problem = fileNameProblem(value);
-  if (problem) throw new InvalidArgumentError(problem);
+  if (problem) throw new InvalidArgumentError(/[/\\]/.test(value) ? `${problem} (--dir says where the files go)` : problem);
   return value;
 }
 

@@ -134,6 +134,16 @@ describe('the rule: lower layers name no flag, variable or command in a hint', (
     );
     expect(offending).toEqual([]);
   });
+  // Nor in a message: an error about a setting's value is marked `subject` and the CLI names the setting.
+  it.each(['pki', 'net', 'client', 'server'])('src/%s messages', (layer) => {
+    const offending = files(join(src, layer)).flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .map((line, i) => ({ where: `${f}:${i + 1}`, line }))
+        .filter(({ line }) => [...line.matchAll(/QtError\(ErrorCodes\.[A-Z_]+,\s*(['"`])((?:\\.|(?!\1).)*)\1/g)].some((m) => /(^|[\s(])--[a-z]/.test(m[2] as string))),
+    );
+    expect(offending).toEqual([]);
+  });
 });
 
 describe('advice names only options the command has (issue #13)', () => {

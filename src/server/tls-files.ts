@@ -17,7 +17,9 @@ export interface TlsFiles {
 }
 
 export async function loadTlsMaterial(files: TlsFiles, passphrase?: string): Promise<TlsMaterial> {
-  const [pair, cas, crl] = await Promise.all([
+  // Read at once, but a failure is reported in this order (certificate and
+  // key, CA, CRL) whichever read failed first: the same error every time.
+  const settled = await Promise.allSettled([
     readCertificateAndKey(files.cert, files.key, { passphrase, what: 'server key' }),
     readCertificatesFile(files.ca, 'CA certificate'),
     files.crl === undefined
@@ -25,7 +27,13 @@ export async function loadTlsMaterial(files: TlsFiles, passphrase?: string): Pro
       : readFile(files.crl).catch((err: unknown) => {
           throw new QtError(ErrorCodes.FILE, `cannot read the CRL ${files.crl}`, { cause: err, reason: 'crl_unreadable', setting: 'crl', path: files.crl });
         }),
-  ]);
+  ] as const);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  const [pair, cas, crl] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof readCertificateAndKey>>,
+    Awaited<ReturnType<typeof readCertificatesFile>>,
+    Buffer | undefined,
+  ];
   const revocation = crl === undefined ? undefined : checkedCrl(files.crl as string, crl, cas);
   return {
     revocation,

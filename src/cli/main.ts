@@ -9,7 +9,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerListen } from './commands/listen.ts';
 import { registerPing } from './commands/ping.ts';
 import { registerServe } from './commands/serve.ts';
-import { registerUsers } from './commands/users.ts';
+import { registerUsers } from './commands/users/index.ts';
 import { registerVersion } from './commands/version.ts';
 import { addEnvironment, settle } from './config.ts';
 import { ExitCodes, exitCodeFor, formatError, formatUsageError } from './report.ts';

@@ -4,24 +4,40 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days); longer ones fire at once. */
 const MAX_DURATION_MS = 2 ** 31 - 1;
 
-/** "500ms", "10s", "2m", "1h", "1m30s" or a bare number of seconds → milliseconds. */
-export function parseDuration(value: string): number {
+/**
+ * "1m30s"-style text in the given units, or a bare number of seconds, to
+ * milliseconds: the one reader behind every duration flag.
+ */
+function readDuration(value: string, units: readonly string[], examples: string): number {
   const text = value.trim();
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(text)) ms = Math.round(Number(text) * 1000);
   else {
-    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
-      throw new InvalidArgumentError(`"${value}" is not a duration (try 500ms, 10s, 2m or 1h)`);
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text || parts.some((p) => !units.includes(p[2] as string))) {
+      throw new InvalidArgumentError(`"${value}" is not a duration (try ${examples})`);
     }
     ms = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * (UNITS_MS[p[2] as string] ?? 0), 0));
   }
+  return ms;
+}
+
+/** "500ms", "10s", "2m", "1h", "1m30s" or a bare number of seconds → milliseconds (a timer's: at most ~24 days). */
+export function parseDuration(value: string): number {
+  const ms = readDuration(value, ['ms', 's', 'm', 'h'], '500ms, 10s, 2m or 1h');
   if (ms > MAX_DURATION_MS) throw new InvalidArgumentError(`"${value}" is too long (at most 596h, about 24 days)`);
+  return ms;
+}
+
+/** An age to compare times with, not a timer: also days and weeks ("90s", "12h", "1d", "2w", "1d12h") → milliseconds. */
+export function parseAge(value: string): number {
+  const ms = readDuration(value, ['ms', 's', 'm', 'h', 'd', 'w'], '90s, 5m, 12h, 1d or 2w');
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError(`"${value}" is too long`);
   return ms;
 }
 

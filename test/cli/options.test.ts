@@ -2,7 +2,7 @@
 // what a user would type, and what it shows reads back to the same value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/cli/options.ts';
+import { formatDuration, formatSize, parseAge, parseDuration, parseSize } from '../../src/cli/options.ts';
 
 describe('sizes', () => {
   it.each([
@@ -25,6 +25,15 @@ describe('sizes', () => {
 });
 
 describe('durations', () => {
+  it('one reader: timers take ms to h, ages (users list --seen-within) also d and w', () => {
+    expect([parseDuration('1m30s'), parseDuration('90'), parseDuration('500ms')]).toEqual([90_000, 90_000, 500]);
+    expect(() => parseDuration('1d')).toThrow(/is not a duration \(try 500ms/);
+    expect([parseAge('1d12h'), parseAge('2w'), parseAge('90s'), parseAge('1.5h')]).toEqual([129_600_000, 1_209_600_000, 90_000, 5_400_000]);
+    expect(() => parseAge('5 m')).toThrow(/is not a duration \(try 90s/);
+    expect(() => parseAge('d')).toThrow(/is not a duration/);
+    expect(() => parseAge('99999999999999999w')).toThrow(/too long/);
+  });
+
   it('prints what reads back', () => {
     expect([formatDuration(10_000), formatDuration(65_000), formatDuration(3_600_000), formatDuration(500), formatDuration(0)]).toEqual(['10s', '1m5s', '1h', '500ms', '0s']);
     fc.assert(fc.property(fc.nat(2 ** 31 - 1), (ms) => parseDuration(formatDuration(ms)) === ms));

@@ -114,6 +114,19 @@ const ADVICE: Record<string, Advice> = {
   same_file_twice: (_e, name) => `give each client once, or name them with ${name('name')}`,
   ca_file_names: (_e, name) => `choose another ${name('name')}`,
   would_replace_ca: (_e, name) => `choose another ${name('name')} or ${name('dir')}; nothing was written`,
+  // src/store: the database (`db` is --db, QTSTATUS_DB or db in the config file)
+  db_no_schema: (_e, name) => `add users first with \`${CMD.usersAdd('EMAIL')}\`, which creates it, or give ${name('db')} the database the server uses`,
+  db_password_refused: (_e, name) =>
+    `check the password: in the URL of ${name('db')} (better in QTSTATUS_DB than on the command line), PGPASSWORD, or the password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)`,
+  db_no_password: (_e, name) =>
+    `put it in the URL of ${name('db')} (better in QTSTATUS_DB than on the command line), PGPASSWORD, or a password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)`,
+  db_foreign_table: (_e, name) => `point ${name('db')} at a database of its own for qtstatus`,
+  db_user_refused: (_e, name) => `check the user name in ${name('db')}`,
+  db_missing: (e, name) => `create it (createdb ${str(e.facts.database, 'NAME')}) or fix the database name in ${name('db')}`,
+  db_refused: (_e, name) => `is PostgreSQL running there? Check the host and port in ${name('db')}`,
+  db_host_unresolved: (_e, name) => `check the host name in ${name('db')}`,
+  db_read_only: (_e, name) => `name the primary in ${name('db')}, or every host: postgres://user@primary,standby/db`,
+  db_no_slots: (_e, name, _give, has) => (has('workers') ? `raise max_connections, or run fewer ${name('workers')}` : 'raise max_connections, or run fewer servers on it'),
   // src/server: the TLS files
   tls_context_failed: (_e, name) => `check that ${name('cert')} and ${name('key')} are a pair and ${name('ca')} is a PEM CA certificate`,
   crl_unreadable: (_e, name) => `check ${name('crl')}`,

@@ -43,7 +43,8 @@ export interface PgConfig {
   masked: string;
 }
 
-const usage = (what: string, hint?: string) => new QtError(ErrorCodes.USAGE, `bad PostgreSQL URL in --db: ${what}`, { hint: hint ?? 'the form is postgres://USER[:PASSWORD]@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…]' });
+const usage = (what: string, hint?: string) =>
+  new QtError(ErrorCodes.USAGE, `bad PostgreSQL URL: ${what}`, { reason: 'db_bad_url', setting: 'db', subject: true, hint: hint ?? 'the form is postgres://USER[:PASSWORD]@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…]' });
 
 const decode = (s: string, what: string) => {
   try {
@@ -185,7 +186,7 @@ export function passwordFromFile(file: string | undefined, h: PgHost, database: 
   } catch (err) {
     if (err instanceof QtError) throw err;
     if (file === undefined || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no password file: as libpq, fine
-    throw new QtError(ErrorCodes.STORE, `cannot read the password file ${path}`, { cause: err, hint: 'check passfile= in --db, or PGPASSFILE' });
+    throw new QtError(ErrorCodes.STORE, `cannot read the password file ${path}`, { cause: err, hint: 'check passfile= in the URL, or PGPASSFILE', setting: 'db' });
   }
   const host = h.host.startsWith('/') ? 'localhost' : h.host;
   for (const line of text.split(/\r?\n/)) {

@@ -62,7 +62,9 @@ type Client = pg.PoolClient;
 
 interface Problem {
   text: string;
+  /** Plain advice, naming no option (the CLI's advice for `reason` names them: src/cli/hints.ts). */
   hint?: string;
+  reason?: string;
   /** A connection-level failure: another connection, host or moment may succeed. */
   retryable: boolean;
 }
@@ -74,21 +76,21 @@ export function describeProblem(err: unknown, cfg: Pick<PgConfig, 'user' | 'data
   if (err instanceof QtError) return { text: err.message, hint: err.hint, retryable: false };
   const code = errorCode(err);
   const msg = maskPasswords(String((err as Error)?.message ?? err));
-  const auth = 'check the password: in the URL (better QTSTATUS_DB than the command line), PGPASSWORD, or the password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)';
+  const auth = 'check the password: in the URL, PGPASSWORD, or the password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)';
   switch (code) {
     case '28P01':
-      return { text: `password authentication failed for user ${JSON.stringify(cfg.user)}`, hint: auth, retryable: false };
+      return { text: `password authentication failed for user ${JSON.stringify(cfg.user)}`, hint: auth, reason: 'db_password_refused', retryable: false };
     case '28000':
       return /no pg_hba\.conf entry/.test(msg)
         ? { text: msg, hint: 'the server does not let this user connect from here (pg_hba.conf), or wants TLS: try sslmode=require', retryable: false }
-        : { text: msg, hint: 'check the user name in --db', retryable: false };
+        : { text: msg, hint: 'check the user name in the URL', reason: 'db_user_refused', retryable: false };
     case '3D000':
-      return { text: `database ${JSON.stringify(cfg.database)} does not exist`, hint: `create it (createdb ${cfg.database}) or fix the database name in --db`, retryable: false };
+      return { text: `database ${JSON.stringify(cfg.database)} does not exist`, hint: `create it (createdb ${cfg.database}) or fix the database name in the URL`, reason: 'db_missing', retryable: false };
     case 'ECONNREFUSED':
-      return { text: 'connection refused', hint: 'is PostgreSQL running there? Check the host and port in --db', retryable: true };
+      return { text: 'connection refused', hint: 'is PostgreSQL running there? Check the host and port in the URL', reason: 'db_refused', retryable: true };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { text: 'cannot resolve the host name', hint: 'check the host name in --db', retryable: code === 'EAI_AGAIN' };
+      return { text: 'cannot resolve the host name', hint: 'check the host name in the URL', reason: 'db_host_unresolved', retryable: code === 'EAI_AGAIN' };
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -100,7 +102,7 @@ export function describeProblem(err: unknown, cfg: Pick<PgConfig, 'user' | 'data
     case '57P03':
       return { text: `the server is shutting down or starting (${msg})`, retryable: true };
     case '25006':
-      return { text: 'the server is read-only (a standby)', hint: 'name the primary in --db, or every host: postgres://user@primary,standby/db', retryable: true };
+      return { text: 'the server is read-only (a standby)', hint: 'name the primary in the URL, or every host: postgres://user@primary,standby/db', reason: 'db_read_only', retryable: true };
     case '40001':
     case '40P01':
     case '55P03':
@@ -108,12 +110,12 @@ export function describeProblem(err: unknown, cfg: Pick<PgConfig, 'user' | 'data
     case '57014':
       return { text: 'the query took too long (statement_timeout)', retryable: true };
     case '53300':
-      return { text: 'the server has no free connection slots', hint: 'raise max_connections, or run fewer qtstatus workers', retryable: true };
+      return { text: 'the server has no free connection slots', hint: 'raise max_connections, or run fewer server processes', reason: 'db_no_slots', retryable: true };
     default:
       break;
   }
   if (/self[- ]signed|unable to verify|certificate|altname|UNABLE_TO_GET_ISSUER|CERT_/i.test(`${code} ${msg}`)) {
-    return { text: `the server's TLS certificate is not trusted: ${msg}`, hint: 'give sslrootcert= the CA that signed it; with sslmode=verify-full the host name in --db must be among its names', retryable: false };
+    return { text: `the server's TLS certificate is not trusted: ${msg}`, hint: 'give sslrootcert= the CA that signed it; with sslmode=verify-full the host name in the URL must be among its names', retryable: false };
   }
   if (/does not support SSL/i.test(msg)) return { text: 'the server does not accept TLS', hint: 'turn ssl on in the server, or lower sslmode', retryable: false };
   if (/timeout|timed out|Connection terminated/i.test(msg)) return { text: msg, retryable: true };
@@ -129,7 +131,7 @@ function tlsFor(cfg: PgConfig, tls: boolean): ConnectionOptions | false {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new QtError(ErrorCodes.FILE, `cannot read the ${what} ${file} (from --db)`, { cause: err });
+      throw new QtError(ErrorCodes.FILE, `cannot read the ${what} ${file} (named in the database URL)`, { cause: err, setting: 'db', path: file });
     }
   };
   const o: ConnectionOptions = {};
@@ -198,7 +200,9 @@ class Hosts {
           const pw = cfg.password ?? passwordFromFile(cfg.passfile, h, cfg.database, cfg.user);
           if (pw === undefined) {
             throw new QtError(ErrorCodes.STORE, `the server asks for a password for user ${JSON.stringify(cfg.user)} and none was given`, {
-              hint: 'put it in the URL (in QTSTATUS_DB rather than on the command line), PGPASSWORD, or a password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)',
+              hint: 'put it in the URL, PGPASSWORD, or a password file (passfile= in the URL, PGPASSFILE, ~/.pgpass)',
+              reason: 'db_no_password',
+              setting: 'db',
             });
           }
           return pw;
@@ -234,6 +238,7 @@ class Hosts {
     const failures: string[] = [];
     let retryable = true;
     let hint: string | undefined;
+    let reason: string | undefined;
     let cause: unknown;
     const n = this.cfg.hosts.length;
     for (let k = 0; k < n; k++) {
@@ -253,11 +258,12 @@ class Hosts {
         failures.push(`${hostText(this.host(i))}: ${p.text}`);
         retryable &&= p.retryable;
         hint ??= p.hint;
+        reason ??= p.reason;
         cause ??= err;
       }
     }
     const where = n === 1 ? `PostgreSQL at ${hostText(this.host(0))}` : `any PostgreSQL host (${failures.length} tried)`;
-    const err = new QtError(ErrorCodes.STORE, `${what}: cannot connect to ${where} (database ${JSON.stringify(this.cfg.database)}, user ${JSON.stringify(this.cfg.user)}): ${n === 1 ? (failures[0] ?? '').replace(/^[^ ]+: /, '') : failures.join('; ')}`, { cause, hint });
+    const err = new QtError(ErrorCodes.STORE, `${what}: cannot connect to ${where} (database ${JSON.stringify(this.cfg.database)}, user ${JSON.stringify(this.cfg.user)}): ${n === 1 ? (failures[0] ?? '').replace(/^[^ ]+: /, '') : failures.join('; ')}`, { cause, hint, reason, setting: 'db', facts: { database: this.cfg.database } });
     (err as QtError & { retryable?: boolean }).retryable = retryable;
     throw err;
   }
@@ -432,7 +438,7 @@ export class PostgresStore implements Store {
   private fail(what: string, err: unknown): QtError {
     if (err instanceof QtError) return err;
     const p = describeProblem(err, this.cfg);
-    const e = new QtError(ErrorCodes.STORE, `${what} (${this.description}): ${p.text}`, { cause: err, hint: p.hint });
+    const e = new QtError(ErrorCodes.STORE, `${what} (${this.description}): ${p.text}`, { cause: err, hint: p.hint, reason: p.reason, setting: 'db', facts: { database: this.cfg.database } });
     (e as QtError & { retryable?: boolean }).retryable = p.retryable;
     return e;
   }
@@ -465,7 +471,9 @@ export class PostgresStore implements Store {
         const r = await this.q(c, "SELECT to_regclass('qtstatus_schema') IS NOT NULL AS ok");
         if ((r.rows[0] as Row | undefined)?.ok !== true) {
           throw new QtError(ErrorCodes.STORE, `there is no qtstatus database at ${this.description}: its tables are missing`, {
-            hint: 'add users first with `qtstatus users add EMAIL` (it creates them), or pass the --db the server uses',
+            hint: 'add users first (that creates them), or give the database the server uses',
+            reason: 'db_no_schema',
+            setting: 'db',
           });
         }
       }
@@ -487,7 +495,9 @@ export class PostgresStore implements Store {
         } catch (err) {
           throw new QtError(ErrorCodes.STORE, `the table users in ${this.description} is not as qtstatus made it: ${String((err as Error).message)}`, {
             cause: err,
-            hint: 'point --db at a database of its own for qtstatus',
+            hint: 'use a database of its own for this',
+            reason: 'db_foreign_table',
+            setting: 'db',
           });
         }
       }

@@ -94,7 +94,9 @@ export class SqliteStore implements Store {
   static open(file: string, opts: SqliteOpenOptions = {}): SqliteStore {
     if (opts.mustExist && file !== ':memory:' && !existsSync(file)) {
       throw new QtError(ErrorCodes.STORE, `there is no database at ${file}`, {
-        hint: 'add users first with `qtstatus users add EMAIL`, or pass the --db the server uses',
+        hint: 'add users first (that creates it), or give the database the server uses',
+        reason: 'db_no_schema',
+        setting: 'db',
       });
     }
     let db: DatabaseSync;

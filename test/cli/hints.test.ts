@@ -124,7 +124,7 @@ describe('the rule: lower layers name no flag, variable or command in a hint', (
   const src = join(import.meta.dirname, '../../src');
   const files = (d: string): string[] =>
     readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? files(join(d, n)) : n.endsWith('.ts') ? [join(d, n)] : []));
-  it.each(['pki', 'net', 'client', 'server'])('src/%s', (layer) => {
+  it.each(['pki', 'net', 'client', 'server', 'store'])('src/%s', (layer) => {
     const offending = files(join(src, layer)).flatMap((f) =>
       readFileSync(f, 'utf8')
         .split('\n')
@@ -135,7 +135,7 @@ describe('the rule: lower layers name no flag, variable or command in a hint', (
     expect(offending).toEqual([]);
   });
   // Nor in a message: an error about a setting's value is marked `subject` and the CLI names the setting.
-  it.each(['pki', 'net', 'client', 'server'])('src/%s messages', (layer) => {
+  it.each(['pki', 'net', 'client', 'server', 'store'])('src/%s messages', (layer) => {
     const offending = files(join(src, layer)).flatMap((f) =>
       readFileSync(f, 'utf8')
         .split('\n')

@@ -88,7 +88,16 @@ if (!PG_URL) {
       const e = await failure(() => openStore(`postgres://qt:SECRET-pw-2@127.0.0.1:${port}/x`));
       expect(e.message).toMatch(new RegExp(`cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} .*connection refused`));
       expect(e.hint).toMatch(/is PostgreSQL running there/);
+      expect(e).toMatchObject({ reason: 'db_refused', setting: 'db' });
       expect(fullText(e)).not.toContain('SECRET-pw-2');
+      // The CLI names the setting the way it was given.
+      const r = await runCli(['users', 'list'], { env: { QTSTATUS_DB: `postgres://qt:SECRET-pw-2@127.0.0.1:${port}/x` } });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/\(is PostgreSQL running there\? Check the host and port in QTSTATUS_DB\)\n$/);
+      expect(r.stderr).not.toContain('SECRET-pw-2');
+      const bad = await runCli(['users', 'list', '--db', 'postgres://u@h/d?bogus=1']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^qtstatus: --db: bad PostgreSQL URL: unknown parameter "bogus"/);
     });
 
     it('gives up on a host that accepts and never answers, within connect_timeout', async () => {

@@ -25,11 +25,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { initCertificates } from '../src/pki/make.ts';
 import { openStore } from '../src/store/open.ts';
 import type { KeyType } from '../src/pki/keys.ts';
+import { pgAdminUrl, pgDropDatabase, pgFreshDatabase, pgSettings } from './pg-admin.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const node = process.execPath;
@@ -40,33 +39,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1); // per server and round, not measured
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
-const { values: flags } = parseArgs({ options: { pg: { type: 'string' } } });
-const PG_ADMIN = flags.pg ?? (process.env.QTSTATUS_TEST_PG || undefined);
-if (PG_ADMIN && !/^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(PG_ADMIN)) {
-  console.error('bench/serve.ts: the PostgreSQL URL must be on loopback (127.0.0.1, localhost or [::1])');
-  process.exit(2);
-}
+const PG_ADMIN = pgAdminUrl('bench/serve.ts');
 
 /** A fresh database on the PostgreSQL server for this run, and how the cluster is set up. */
 async function pgDatabase(admin: string): Promise<{ url: string; drop: () => Promise<void>; settings: string }> {
   const name = `qt_bench_serve_${process.pid}`;
-  const q = async (sql: string, url = admin) => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows as Array<Record<string, string>>;
-    } finally {
-      await c.end();
-    }
-  };
-  await q(`DROP DATABASE IF EXISTS ${name}`);
-  await q(`CREATE DATABASE ${name}`);
-  const u = new URL(admin);
-  u.pathname = `/${name}`;
-  const names = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections'];
-  const rows = await q(`SELECT name, setting, unit FROM pg_settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')})`);
-  const settings = names.map((n) => rows.find((r) => r.name === n)).filter((r) => r !== undefined).map((r) => `${r.name}=${r.setting}${r.unit && r.unit !== '' ? ` ${r.unit}` : ''}`).join(', ');
-  return { url: u.href, settings, drop: () => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => {}) };
+  const url = await pgFreshDatabase(admin, name);
+  const settings = await pgSettings(admin, ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_connections']);
+  return { url, settings, drop: () => pgDropDatabase(admin, name) };
 }
 
 interface Load { url: string; requests: number; statuses: Record<string, number>; errors: number; rps: number; p50: number; p99: number; warmup: { requests: number; statuses: Record<string, number>; errors: number }; generatorCpuUs: number }
@@ -206,17 +186,17 @@ process.once('exit', () => sink.kill('SIGKILL')); // also when a round throws
 
 let pgUrl: string | undefined;
 let pgDrop: (() => Promise<void>) | undefined;
-let pgSettings = '';
+let clusterSettings = '';
 if (PG_ADMIN) {
   const made = await pgDatabase(PG_ADMIN);
   pgUrl = made.url;
   pgDrop = made.drop;
-  pgSettings = made.settings;
+  clusterSettings = made.settings;
 }
 
 console.log(`qtstatus serve benchmark: ${CONCURRENCY} concurrent clients, ${ROUNDS} rounds of ${SECONDS} s per server (after ${WARMUP} s not measured), loopback only`);
 console.log(pgUrl
-  ? `PostgreSQL: (c) on a fresh database of ${new URL(PG_ADMIN as string).host} (${pgSettings})\n`
+  ? `PostgreSQL: (c) on a fresh database of ${new URL(PG_ADMIN as string).host} (${clusterSettings})\n`
   : 'PostgreSQL: not measured (set QTSTATUS_TEST_PG=postgres://… or pass --pg URL; eval "$(.ci/run --postgres)" starts a throwaway cluster on loopback)\n');
 let failed = false;
 try {

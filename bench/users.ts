@@ -24,9 +24,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { initCertificates } from '../src/pki/make.ts';
+import { pgAdminUrl, pgDropDatabase, pgFreshDatabase, pgRun, pgSettings } from './pg-admin.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const node = process.execPath;
@@ -40,12 +39,7 @@ const LIST_ROUNDS = Number(process.env.BENCH_LIST_ROUNDS ?? 3);
 const medianOf = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-const { values: flags } = parseArgs({ options: { pg: { type: 'string' } } });
-const PG_ADMIN = flags.pg ?? (process.env.QTSTATUS_TEST_PG || undefined);
-if (PG_ADMIN && !/^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(PG_ADMIN)) {
-  console.error('bench/users.ts: the PostgreSQL URL must be on loopback (127.0.0.1, localhost or [::1])');
-  process.exit(2);
-}
+const PG_ADMIN = pgAdminUrl('bench/users.ts');
 
 const dir = mkdtempSync(join(tmpdir(), 'qt-bench-users-'));
 const children = new Set<ReturnType<typeof spawn>>();
@@ -102,37 +96,21 @@ interface Engine {
   note: string;
 }
 const engines: Engine[] = [{ name: 'SQLite', small: join(dir, 'hundred.db'), big: join(dir, 'million.db'), note: 'node:sqlite, WAL, synchronous=NORMAL' }];
-const pgAdmin = async (sql: string) => {
-  const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 5000 });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as Array<Record<string, string>>;
-  } finally {
-    await c.end();
-  }
-};
 const pgDatabases: string[] = [];
 if (PG_ADMIN) {
-  const url = (name: string) => {
-    const u = new URL(PG_ADMIN);
-    u.pathname = `/${name}`;
-    return u.href;
-  };
+  const urls: string[] = [];
   for (const size of ['hundred', 'million']) {
     const name = `qt_bench_users_${size}_${process.pid}`;
-    await pgAdmin(`DROP DATABASE IF EXISTS ${name}`);
-    await pgAdmin(`CREATE DATABASE ${name}`);
     pgDatabases.push(name);
+    urls.push(await pgFreshDatabase(PG_ADMIN, name));
   }
-  const names = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'work_mem'];
-  const rows = await pgAdmin(`SELECT name, setting, unit FROM pg_settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')})`);
-  const settings = names.flatMap((n) => rows.filter((r) => r.name === n)).map((r) => `${r.name}=${r.setting}${r.unit ? ` ${r.unit}` : ''}`).join(', ');
-  engines.push({ name: 'PostgreSQL', small: url(pgDatabases[0] as string), big: url(pgDatabases[1] as string), note: `${new URL(PG_ADMIN).host}: ${settings}` });
+  const settings = await pgSettings(PG_ADMIN, ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'work_mem']);
+  engines.push({ name: 'PostgreSQL', small: urls[0] as string, big: urls[1] as string, note: `${new URL(PG_ADMIN).host}: ${settings}` });
 } else {
   console.log('PostgreSQL: not measured (set QTSTATUS_TEST_PG=postgres://… or pass --pg URL; eval "$(.ci/run --postgres)" starts a throwaway cluster on loopback)');
 }
 const dropAll = async () => {
-  for (const name of pgDatabases.splice(0)) await pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+  for (const name of pgDatabases.splice(0)) await pgDropDatabase(PG_ADMIN as string, name).catch(() => {});
 };
 
 // ---- the UDP target of the servers: a bound port nobody reads (bench/udp-sink.ts) ----
@@ -198,14 +176,8 @@ async function listPeak(db: string, json: boolean): Promise<{ mb: number; ms: nu
 
 async function settled(e: Engine): Promise<void> {
   for (const db of [e.small, e.big]) {
-    const c = new pg.Client({ connectionString: db, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      await c.query('VACUUM ANALYZE users');
-      await c.query('CHECKPOINT').catch(() => {}); // superusers (and pg_checkpoint) only
-    } finally {
-      await c.end();
-    }
+    await pgRun(db, 'VACUUM ANALYZE users');
+    await pgRun(db, 'CHECKPOINT').catch(() => {}); // superusers (and pg_checkpoint) only
   }
 }
 
